@@ -1,0 +1,5 @@
+"""Demo host site for the recommender app."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

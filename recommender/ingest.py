@@ -1,0 +1,223 @@
+"""Recording interactions: per-event validation, idempotency by event_id, atomic batches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .models import EventType, Interaction, Item, validate_event_value
+
+__all__ = ["IngestResult", "record_events", "record_interaction"]
+
+FIELDS = {"item", "event_type", "value", "timestamp", "event_id", "rec_id", "user"}
+
+
+@dataclass
+class IngestResult:
+    """What happened to each event of a batch, by its position in the batch."""
+
+    created: list[Interaction] = field(default_factory=list)
+    created_indexes: list[int] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": [
+                {"index": i, "id": obj.pk, "event_id": obj.event_id}
+                for i, obj in zip(self.created_indexes, self.created, strict=True)
+            ],
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+def _parse_timestamp(raw: Any) -> datetime:
+    if raw in (None, ""):
+        return timezone.now()
+    value = raw if isinstance(raw, datetime) else (
+        parse_datetime(raw) if isinstance(raw, str) else None)
+    if value is None:
+        raise ValidationError({"timestamp": f"{raw!r} is not an ISO 8601 date-time."})
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value, timezone.get_default_timezone())
+    if value > timezone.now() + timezone.timedelta(minutes=5):
+        raise ValidationError({"timestamp": "Timestamp is in the future."})
+    return value
+
+
+def _clean_value(raw: Any) -> float | None:
+    if raw is None or isinstance(raw, bool):
+        if isinstance(raw, bool):
+            raise ValidationError({"value": "Value must be a number or null."})
+        return None
+    if isinstance(raw, int | float):
+        return float(raw)
+    raise ValidationError({"value": f"Value must be a number or null, not {raw!r}."})
+
+
+def _clean_event(event: Mapping[str, Any], items: dict[str, Item], users: dict[Any, Any],
+                 default_user: Any) -> Interaction:
+    """Build an unsaved Interaction or raise ValidationError naming the bad field."""
+    if not isinstance(event, Mapping):
+        raise ValidationError({"non_field_errors": "Each event must be an object."})
+    unknown = sorted(set(event) - FIELDS)
+    if unknown:
+        raise ValidationError({unknown[0]: "Unknown field."})
+    item = items.get(str(event.get("item", "")))
+    if item is None:
+        raise ValidationError({"item": f"Unknown item {event.get('item')!r}."})
+    user = users.get(event["user"]) if "user" in event else default_user
+    if user is None:
+        raise ValidationError({"user": f"Unknown user {event.get('user')!r}."})
+    event_type = event.get("event_type")
+    value = _clean_value(event.get("value"))
+    validate_event_value(event_type, value)
+    event_id = event.get("event_id") or None
+    if event_id is not None and (not isinstance(event_id, str) or len(event_id) > 255):
+        raise ValidationError({"event_id": "event_id must be a string of at most 255 characters."})
+    rec_id = event.get("rec_id") or ""
+    if not isinstance(rec_id, str) or len(rec_id) > 64:
+        raise ValidationError({"rec_id": "rec_id must be a string of at most 64 characters."})
+    return Interaction(user=user, item=item, event_type=event_type, value=value,
+                       timestamp=_parse_timestamp(event.get("timestamp")),
+                       event_id=event_id, rec_id=rec_id)
+
+
+def _lookup(events: list[Any]) -> tuple[dict[str, Item], dict[Any, Any]]:
+    """Load every item and user the batch names, in two queries."""
+    dicts = [e for e in events if isinstance(e, Mapping)]
+    ext_ids = {str(e["item"]) for e in dicts if e.get("item") is not None}
+    items = {i.external_id: i for i in Item.objects.filter(external_id__in=ext_ids)}
+    user_ids = {e["user"] for e in dicts if "user" in e and isinstance(e["user"], int | str)}
+    users = {}
+    if user_ids:
+        User = get_user_model()
+        for u in User.objects.filter(pk__in=[_as_pk(User, v) for v in user_ids if
+                                             _as_pk(User, v) is not None]):
+            users[u.pk] = u
+            users[str(u.pk)] = u
+    return items, users
+
+
+def _as_pk(model, value):
+    try:
+        return model._meta.pk.to_python(value)
+    except ValidationError:
+        return None
+
+
+def _attach_sources(interactions: list[Interaction]) -> None:
+    """Link each event with a rec_id to the model version of the list it came from."""
+    from .models import Impression
+
+    rec_ids = {i.rec_id for i in interactions if i.rec_id}
+    if not rec_ids:
+        return
+    versions = dict(Impression.objects.filter(rec_id__in=rec_ids)
+                    .values_list("rec_id", "model_version_id"))
+    for obj in interactions:
+        obj.source_version_id = versions.get(obj.rec_id)
+
+
+def record_events(events: Iterable[Any], *, user: Any = None) -> IngestResult:
+    """Validate and store a batch of events atomically.
+
+    Args:
+        events: mappings with ``item`` (external id), ``event_type`` and optionally ``value``,
+            ``timestamp``, ``event_id``, ``rec_id`` and ``user`` (a pk; for trusted callers).
+        user: the user events without a ``user`` key belong to.
+
+    Returns:
+        An IngestResult: created rows, duplicates (an ``event_id`` already stored or repeated
+        in the batch) and rejected events with their errors. Valid events are stored together
+        in one transaction; rejected ones store nothing.
+    """
+    events = list(events)
+    items, users = _lookup(events)
+    result = IngestResult()
+    pending: list[tuple[int, Interaction]] = []
+    seen_ids: set[str] = set()
+    for index, event in enumerate(events):
+        try:
+            obj = _clean_event(event, items, users, user)
+        except ValidationError as exc:
+            result.rejected.append({"index": index, "errors": exc.message_dict
+                                    if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}})
+            continue
+        if obj.event_id and obj.event_id in seen_ids:
+            result.duplicates.append({"index": index, "event_id": obj.event_id})
+            continue
+        if obj.event_id:
+            seen_ids.add(obj.event_id)
+        pending.append((index, obj))
+    _store(pending, result)
+    return result
+
+
+def _store(pending: list[tuple[int, Interaction]], result: IngestResult) -> None:
+    existing = set(Interaction.objects.filter(
+        event_id__in=[o.event_id for _, o in pending if o.event_id]
+    ).values_list("event_id", flat=True))
+    fresh = []
+    for index, obj in pending:
+        if obj.event_id in existing:
+            result.duplicates.append({"index": index, "event_id": obj.event_id})
+        else:
+            fresh.append((index, obj))
+    _attach_sources([o for _, o in fresh])
+    try:
+        with transaction.atomic():
+            created = Interaction.objects.bulk_create([o for _, o in fresh])
+    except IntegrityError:
+        # A concurrent request stored one of these event_ids between our check and insert:
+        # fall back to one savepoint per event so the others still land exactly once.
+        created = _store_one_by_one(fresh, result)
+        fresh = [(i, o) for i, o in fresh if o.pk]
+    result.created = list(created)
+    result.created_indexes = [i for i, _ in fresh]
+    if created:
+        from .signals import interactions_recorded
+
+        transaction.on_commit(lambda: interactions_recorded.send(
+            sender=Interaction, user_ids={o.user_id for o in created}))
+
+
+def _store_one_by_one(fresh, result: IngestResult) -> list[Interaction]:
+    created = []
+    with transaction.atomic():
+        for index, obj in fresh:
+            try:
+                with transaction.atomic():
+                    obj.save(force_insert=True)
+                created.append(obj)
+            except IntegrityError:
+                obj.pk = None
+                result.duplicates.append({"index": index, "event_id": obj.event_id})
+    return created
+
+
+def record_interaction(user: Any, item: Item | str, event_type: str, *, value: float | None = None,
+                       timestamp: datetime | None = None, event_id: str | None = None,
+                       rec_id: str = "") -> Interaction:
+    """Store one event, raising ValidationError (naming the field) when it is refused.
+
+    A repeated ``event_id`` returns the stored interaction instead of a second row.
+    """
+    event = {"item": item.external_id if isinstance(item, Item) else item,
+             "event_type": event_type, "value": value, "timestamp": timestamp,
+             "event_id": event_id, "rec_id": rec_id}
+    result = record_events([event], user=user)
+    if result.rejected:
+        raise ValidationError(result.rejected[0]["errors"])
+    if result.duplicates:
+        return Interaction.objects.get(event_id=event_id)
+    return result.created[0]

@@ -1,0 +1,88 @@
+"""Query vocabulary of the app's models: filters named for what they select."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils import timezone
+
+__all__ = [
+    "ItemQuerySet",
+    "InteractionQuerySet",
+    "ModelVersionQuerySet",
+    "ImpressionQuerySet",
+]
+
+
+class ItemQuerySet(models.QuerySet):
+    def active(self) -> ItemQuerySet:
+        return self.filter(is_active=True)
+
+    def in_categories(self, slugs) -> ItemQuerySet:
+        """Items in any of the given category slugs (an empty list selects everything)."""
+        if not slugs:
+            return self
+        return self.filter(categories__slug__in=list(slugs)).distinct()
+
+    def by_external_ids(self, external_ids) -> ItemQuerySet:
+        return self.filter(external_id__in=list(external_ids))
+
+    def linked_to(self, obj) -> ItemQuerySet:
+        from django.contrib.contenttypes.models import ContentType
+
+        ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
+        return self.filter(content_type=ct, object_id=str(obj.pk))
+
+
+class InteractionQuerySet(models.QuerySet):
+    def for_user(self, user) -> InteractionQuerySet:
+        return self.filter(user=user)
+
+    def for_item(self, item) -> InteractionQuerySet:
+        return self.filter(item=item)
+
+    def since(self, when: datetime) -> InteractionQuerySet:
+        return self.filter(timestamp__gte=when)
+
+    def recent(self, days: float) -> InteractionQuerySet:
+        return self.since(timezone.now() - timedelta(days=days))
+
+    def of_type(self, *event_types: str) -> InteractionQuerySet:
+        return self.filter(event_type__in=event_types)
+
+    def positive(self) -> InteractionQuerySet:
+        return self.exclude(event_type="dislike")
+
+    def negative(self) -> InteractionQuerySet:
+        return self.filter(event_type="dislike")
+
+    def on_active_items(self) -> InteractionQuerySet:
+        return self.filter(item__is_active=True)
+
+    def from_recommendations(self) -> InteractionQuerySet:
+        return self.exclude(rec_id="")
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def active(self) -> ModelVersionQuerySet:
+        return self.filter(is_active=True)
+
+    def ready(self) -> ModelVersionQuerySet:
+        return self.filter(status="ready")
+
+    def in_slot(self, slot: str) -> ModelVersionQuerySet:
+        return self.filter(slot=slot)
+
+    def retirable(self, keep: int, slot: str = "default") -> ModelVersionQuerySet:
+        """Ready, inactive versions of a slot beyond the newest ``keep``."""
+        newest = self.in_slot(slot).ready().order_by("-created_at").values("pk")[:keep]
+        return self.in_slot(slot).ready().filter(is_active=False).exclude(pk__in=newest)
+
+
+class ImpressionQuerySet(models.QuerySet):
+    def since(self, when: datetime) -> ImpressionQuerySet:
+        return self.filter(created_at__gte=when)
+
+    def for_user(self, user) -> ImpressionQuerySet:
+        return self.filter(user=user)
