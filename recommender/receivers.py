@@ -3,7 +3,9 @@
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from . import catalog
+from . import cache, catalog, experiments, rules
+from .models import Experiment, ItemRule
+from .signals import model_activated
 
 
 @receiver(post_save, dispatch_uid="recommender_sync_host_item")
@@ -16,3 +18,18 @@ def sync_host_item(sender, instance, raw=False, **kwargs):
 def unsync_host_item(sender, instance, **kwargs):
     if catalog.spec_for(sender) is not None:
         catalog.unsync_item(instance)
+
+
+@receiver(model_activated, dispatch_uid="recommender_forget_active_version")
+def forget_cached_active_version(sender, version, **kwargs):
+    cache.delete_value(f"active:{version.slot}")
+
+
+@receiver([post_save, post_delete], sender=ItemRule, dispatch_uid="recommender_rules_changed")
+def rules_changed(sender, **kwargs):
+    rules.invalidate()
+
+
+@receiver([post_save, post_delete], sender=Experiment, dispatch_uid="recommender_exp_changed")
+def experiment_changed(sender, **kwargs):
+    experiments.invalidate()

@@ -7,16 +7,36 @@ from __future__ import annotations
 
 from .catalog import sync_item, unsync_item
 from .ingest import IngestResult, record_events, record_interaction
+from .privacy import export_user_data, forget_user
 from .registry import NotActivatable, activate, active_version, rollback
+from .serving import (
+    Recommendation,
+    RecommendationList,
+    popular_items,
+    recommend_for_user,
+    similar_items,
+)
+from .training import TrainingBusy, enqueue_version, fail_stale_runs, train
 
 __all__ = [
     "IngestResult",
     "NotActivatable",
+    "Recommendation",
+    "RecommendationList",
+    "TrainingBusy",
     "activate",
     "active_version",
+    "enqueue_version",
+    "export_user_data",
+    "fail_stale_runs",
+    "forget_user",
+    "popular_items",
+    "recommend_for_user",
     "record_events",
     "record_interaction",
     "rollback",
+    "similar_items",
     "sync_item",
+    "train",
     "unsync_item",
 ]

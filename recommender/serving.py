@@ -1,0 +1,258 @@
+"""Answering "what should this user see": cached list, then on-the-fly scoring, then popularity.
+
+Web processes run this module. It reads exported numpy arrays, never TensorFlow.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from django.db.models import Count, Prefetch
+
+from . import cache, experiments, rules
+from .conf import app_settings
+from .history import user_history
+from .models import Category, Interaction, Item, ModelVersion, new_rec_id
+
+__all__ = [
+    "Recommendation",
+    "RecommendationList",
+    "recommend_for_user",
+    "similar_items",
+    "popular_items",
+    "load_scorer",
+    "score_user",
+    "serving_version",
+]
+
+logger = logging.getLogger("recommender")
+CACHED, COMPUTED, POPULAR = "cached", "computed", "popular"
+
+
+@dataclass
+class Recommendation:
+    item: Item
+    score: float
+
+    @property
+    def external_id(self) -> str:
+        return self.item.external_id
+
+
+@dataclass
+class RecommendationList:
+    """One answer: items in score order, where they came from, and the id to track it by."""
+
+    recommendations: list[Recommendation]
+    source: str
+    version_id: int | None = None
+    rec_id: str = field(default_factory=new_rec_id)
+    experiment_id: int | None = None
+    arm: str = ""
+
+    def __iter__(self):
+        return iter(self.recommendations)
+
+    def __len__(self) -> int:
+        return len(self.recommendations)
+
+    @property
+    def items(self) -> list[Item]:
+        return [r.item for r in self.recommendations]
+
+
+# -- exported arrays, loaded once per process ---------------------------------------------
+
+_SCORERS: OrderedDict[tuple[int, str], Any] = OrderedDict()
+_SCORERS_LOCK = threading.Lock()
+_MAX_SCORERS = 3
+
+
+def load_scorer(version: ModelVersion):
+    """The numpy Scorer of a version, loaded from storage once per process and checked by SHA-256.
+
+    Raises:
+        recommender.ml.artifacts.ArtifactIntegrityError: the file does not match its hash.
+    """
+    from .ml.artifacts import load_arrays
+    from .ml.scoring import Scorer
+
+    key = (version.pk, version.artifact_sha256)
+    with _SCORERS_LOCK:
+        if key in _SCORERS:
+            _SCORERS.move_to_end(key)
+            return _SCORERS[key]
+    with version.artifact.open("rb") as fh:
+        arrays = load_arrays(fh, expected_sha256=version.artifact_sha256)
+    scorer = Scorer(arrays)
+    with _SCORERS_LOCK:
+        _SCORERS[key] = scorer
+        while len(_SCORERS) > _MAX_SCORERS:
+            _SCORERS.popitem(last=False)
+    return scorer
+
+
+def serving_version(slot: str = "default") -> ModelVersion | None:
+    """The active version of a slot (its id is cached; one query to load the row)."""
+    version_id = cache.get_value(f"active:{slot}")
+    if version_id == 0:
+        return None
+    qs = ModelVersion.objects.ready().filter(artifact__gt="")
+    version = qs.filter(pk=version_id).first() if version_id else None
+    if version is None:
+        version = qs.active().in_slot(slot).first()
+        cache.set_value(f"active:{slot}", version.pk if version else 0, 300)
+    return version
+
+
+def _version_by_id(version_id: int | None) -> ModelVersion | None:
+    if not version_id:
+        return None
+    return ModelVersion.objects.ready().filter(pk=version_id, artifact__gt="").first()
+
+
+def _scorer_or_none(version: ModelVersion | None):
+    if version is None:
+        return None
+    try:
+        return load_scorer(version)
+    except Exception:  # a missing or corrupt artifact must not take pages down
+        logger.exception("cannot load the artifact of model version %s", version.pk)
+        return None
+
+
+# -- loading items in one query, keeping score order ---------------------------------------
+
+
+def _load(pairs: Sequence[tuple[int, float]], limit: int, *, categories: Sequence[str] = (),
+          exclude: Iterable[str] = (), pins: Sequence[int] = ()) -> list[Recommendation]:
+    banned = rules.banned(categories)
+    pin_ids = [pk for pk in pins if pk not in banned]
+    wanted = pin_ids + [pk for pk, _ in pairs if pk not in banned]
+    qs = Item.objects.active().filter(pk__in=wanted).exclude(external_id__in=list(exclude))
+    if categories:
+        qs = qs.filter(categories__slug__in=list(categories)).distinct()
+    qs = qs.prefetch_related(Prefetch("categories", queryset=Category.objects.order_by("name")))
+    by_pk = {item.pk: item for item in qs}
+    scores = dict(pairs)
+    top = max(scores.values(), default=1.0)
+    out: list[Recommendation] = []
+    for pk in dict.fromkeys(wanted):
+        if pk in by_pk:
+            out.append(Recommendation(by_pk[pk], float(scores.get(pk, top))))
+            if len(out) == limit:
+                break
+    return out
+
+
+# -- the chain -----------------------------------------------------------------------------
+
+
+def score_user(scorer, user_id: Any, k: int, *, allowed_mask=None,
+               exclude_keys: Iterable[int] = ()) -> list[tuple[int, float]]:
+    """Fold a user's current history into the model: their top ``k`` (item pk, score).
+
+    An empty history gives an empty list (the caller falls back to popularity).
+    """
+    keys, weights, disliked = user_history(user_id)
+    if not keys:
+        return []
+    return scorer.recommend(
+        np.asarray(keys, dtype=np.int64), np.asarray(weights, dtype=np.float32), k=k,
+        exclude_keys=np.asarray(sorted(disliked | set(exclude_keys)), dtype=np.int64),
+        allowed_mask=allowed_mask, exclude_seen=app_settings.EXCLUDE_SEEN,
+    )
+
+
+def _category_mask(scorer, categories: Sequence[str]):
+    if not categories:
+        return None
+    pks = Item.objects.active().in_categories(categories).values_list("pk", flat=True)
+    return scorer.mask_for(np.fromiter(pks, dtype=np.int64))
+
+
+def recommend_for_user(user: Any, *, limit: int = 10, categories: Sequence[str] = (),
+                       exclude: Iterable[str] = ()) -> RecommendationList:
+    """A signed-in user's list; anonymous users (or None) get popular items."""
+    exclude = list(exclude)
+    if user is None or not getattr(user, "is_authenticated", False):
+        return popular_items(limit=limit, categories=categories, exclude=exclude)
+    arm = experiments.arm_for(user.pk)
+    version_id = arm.version_id if arm else cache.get_current_version()
+    pins = rules.pinned(categories)
+    cached = cache.get_list(version_id, user.pk) if version_id else None
+    if cached:
+        recs = _load(cached["items"], limit, categories=categories, exclude=exclude, pins=pins)
+        if len(recs) >= limit or not categories:
+            return _answer(recs, CACHED, version_id, arm)
+    version = _version_by_id(arm.version_id) if arm else serving_version()
+    scorer = _scorer_or_none(version)
+    if scorer is not None:
+        k = limit + len(exclude) + len(pins) + 20
+        pairs = score_user(scorer, user.pk, k, allowed_mask=_category_mask(scorer, categories))
+        recs = _load(pairs, limit, categories=categories, exclude=exclude, pins=pins)
+        if recs:
+            return _answer(recs, COMPUTED, version.pk, arm)
+    return popular_items(limit=limit, categories=categories, exclude=exclude, user=user)
+
+
+def _answer(recs, source, version_id, arm) -> RecommendationList:
+    return RecommendationList(recs, source, version_id,
+                              experiment_id=arm.experiment_id if arm else None,
+                              arm=arm.arm if arm else "")
+
+
+def similar_items(item: Item, *, limit: int = 10, categories: Sequence[str] = (),
+                  exclude: Iterable[str] = ()) -> RecommendationList:
+    """Items like ``item`` by the active model (cold items through their content)."""
+    version = serving_version()
+    scorer = _scorer_or_none(version)
+    exclude = [*exclude, item.external_id]
+    if scorer is not None:
+        pairs = scorer.similar(item.pk, k=limit + len(exclude) + 20,
+                               allowed_mask=_category_mask(scorer, categories))
+        recs = _load(pairs, limit, categories=categories, exclude=exclude)
+        if recs:
+            return RecommendationList(recs, COMPUTED, version.pk)
+    shared = list(item.categories.values_list("slug", flat=True))
+    return popular_items(limit=limit, categories=categories or shared, exclude=exclude)
+
+
+def popular_items(*, limit: int = 10, categories: Sequence[str] = (),
+                  exclude: Iterable[str] = (), user: Any = None) -> RecommendationList:
+    """Most interacted-with active items of the recent window (overall or in categories)."""
+    seen: set[int] = set()
+    if user is not None and app_settings.EXCLUDE_SEEN:
+        seen = set(Interaction.objects.for_user(user).values_list("item_id", flat=True)[:2000])
+    pairs = [(pk, s) for pk, s in _popular_pairs() if pk not in seen]
+    recs = _load(pairs, limit, categories=categories, exclude=exclude,
+                 pins=rules.pinned(categories))
+    if len(recs) < limit and categories:
+        # A category nobody touched recently still shows its newest items.
+        newest = Item.objects.active().in_categories(categories).exclude(pk__in=seen)
+        extra = [(pk, 0.0) for pk in newest.order_by("-created_at")
+                 .values_list("pk", flat=True)[: limit * 2]]
+        recs = _load(pairs + extra, limit, categories=categories, exclude=exclude)
+    return RecommendationList(recs, POPULAR, None)
+
+
+def _popular_pairs(size: int = 500) -> list[tuple[int, float]]:
+    cached = cache.get_value("popular")
+    if cached is not None:
+        return [tuple(p) for p in cached]
+    window = Interaction.objects.positive().recent(app_settings.POPULARITY_WINDOW_DAYS)
+    counts = list(window.values("item_id").annotate(n=Count("id")).order_by("-n")
+                  .values_list("item_id", "n")[:size])
+    if len(counts) < size:  # a quiet site: fall back to all-time counts
+        have = {pk for pk, _ in counts}
+        more = (Interaction.objects.positive().values("item_id").annotate(n=Count("id"))
+                .order_by("-n").values_list("item_id", "n")[:size])
+        counts += [(pk, n / 1000.0) for pk, n in more if pk not in have]
+    cache.set_value("popular", [[int(pk), float(n)] for pk, n in counts], 300)
+    return [(int(pk), float(n)) for pk, n in counts]
