@@ -1,0 +1,1 @@
+"""Learning and serving code for recommendations: numpy and TensorFlow only, no Django."""

@@ -1,0 +1,52 @@
+"""Top-k selection over score vectors and matrices with argpartition."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["top_k"]
+
+
+def top_k(
+    scores: np.ndarray, k: int, exclude_mask: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the indices and values of the ``k`` largest scores, best first.
+
+    Args:
+        scores: 1-D array (one ranking) or 2-D array (one ranking per row).
+        k: how many to keep; clipped to the number of columns.
+        exclude_mask: boolean array broadcastable to ``scores``; True entries are never
+            returned (they are ranked as ``-inf`` and dropped when fewer than ``k`` remain).
+
+    Returns:
+        ``(indices, values)``. For 1-D input both are 1-D and may be shorter than ``k`` when
+        exclusions leave fewer candidates. For 2-D input both are ``[n_rows, k]``; slots that
+        only excluded items could fill hold index ``-1`` and value ``-inf``.
+    """
+    one_dim = scores.ndim == 1
+    matrix = np.atleast_2d(np.asarray(scores, dtype=np.float32))
+    if exclude_mask is not None:
+        matrix = np.where(np.atleast_2d(exclude_mask), -np.inf, matrix)
+    indices, values = _top_k_rows(matrix, k)
+    if one_dim:
+        keep = values[0] > -np.inf
+        return indices[0][keep], values[0][keep]
+    return indices, values
+
+
+def _top_k_rows(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    n_rows, n_cols = matrix.shape
+    k = max(0, min(int(k), n_cols))
+    if k == 0:
+        return np.empty((n_rows, 0), np.int64), np.empty((n_rows, 0), np.float32)
+    if k < n_cols:
+        part = np.argpartition(-matrix, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    part_values = np.take_along_axis(matrix, part, axis=1)
+    # Stable sort on (-score) keeps equal scores in index order after the partition.
+    order = np.argsort(-part_values, axis=1, kind="stable")
+    indices = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    values = np.take_along_axis(part_values, order, axis=1)
+    indices[values == -np.inf] = -1
+    return indices, values
