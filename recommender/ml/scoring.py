@@ -85,7 +85,7 @@ class Scorer:
                                self.half_life, self.floor)
         parts = self._components(inputs)
         if not parts:
-            return np.tile(np.log1p(self.popularity), (inputs.shape[0], 1))
+            return np.tile(self.popularity, (inputs.shape[0], 1))
         if len(parts) == 1:
             return parts[0][1]
         return sum(weight * _standardise(s) for weight, s in parts).astype(np.float32)
@@ -192,7 +192,7 @@ class Scorer:
         scores = self.score(batch, times)
         empty = np.diff(batch.indptr) == 0
         if empty.any():
-            scores[empty] = np.log1p(self.popularity)
+            scores[empty] = self.popularity
         return scores
 
     def _exclusion(
