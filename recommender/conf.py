@@ -63,8 +63,22 @@ DEFAULTS: dict[str, Any] = {
     "TRAIN_LOCK_TIMEOUT": 2 * 3600,
     # Users scored per refresh_all chunk.
     "REFRESH_CHUNK_SIZE": 2000,
+    # Events carrying a tracked list's rec_id that count the list as clicked (click-through rate).
+    "CLICK_EVENTS": ["click", "like", "add_to_cart", "purchase"],
+    # Events carrying a tracked list's rec_id that count the list as converted.
+    "CONVERSION_EVENTS": ["purchase"],
     # Host models kept in sync with Item: {"app_label.Model": {"title": "name", ...}}.
     "ITEM_MODELS": {},
+    # `limit` of API lists and template tags when the caller gives none.
+    "DEFAULT_LIMIT": 10,
+    # Items per page of the API's paginated lists (catalogue, model versions).
+    "PAGE_SIZE": 50,
+    # DRF throttle rates per scope ("anon", "user", "ingest"); None disables a scope.
+    # A host's partial dict is merged over these.
+    "THROTTLE_RATES": {"anon": "120/minute", "user": "1200/minute", "ingest": "300/minute"},
+    # Impressions a request holds before writing them in one bulk insert (the rest are
+    # written after the response is sent).
+    "IMPRESSION_BUFFER_SIZE": 50,
 }
 
 IMPORT_STRINGS = ("BACKEND",)
