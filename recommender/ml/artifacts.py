@@ -31,7 +31,7 @@ def sha256_of(file: PathOrFile) -> str:
     return digest.hexdigest()
 
 
-def _feed(digest: "hashlib._Hash", handle: BinaryIO) -> None:
+def _feed(digest: hashlib._Hash, handle: BinaryIO) -> None:
     for block in iter(lambda: handle.read(1 << 20), b""):
         digest.update(block)
 
@@ -62,7 +62,9 @@ def save_arrays(arrays: dict[str, np.ndarray], path_or_file: PathOrFile) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def load_arrays(path_or_file: PathOrFile, expected_sha256: str | None = None) -> dict[str, np.ndarray]:
+def load_arrays(
+    path_or_file: PathOrFile, expected_sha256: str | None = None
+) -> dict[str, np.ndarray]:
     """Read arrays written by :func:`save_arrays`, checking the SHA-256 first when given.
 
     Args:

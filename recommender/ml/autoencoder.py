@@ -91,8 +91,12 @@ class AutoencoderRecommender(RecommenderBase):
         self._remember(dataset)
         p = self.params
         split = self._split(dataset, validation)
-        inputs = apply_recency(split.matrix, split.timestamps, p["input_half_life"], p["recency_floor"])
-        targets = apply_recency(split.matrix, split.timestamps, p["target_half_life"], p["recency_floor"])
+        inputs = apply_recency(
+            split.matrix, split.timestamps, p["input_half_life"], p["recency_floor"]
+        )
+        targets = apply_recency(
+            split.matrix, split.timestamps, p["target_half_life"], p["recency_floor"]
+        )
         self.history = []
         self._keras_model, self.weights = _train(inputs, targets, split, p, self._log(on_epoch))
         self.item_item = self._fit_item_item(split.matrix)
@@ -105,8 +109,12 @@ class AutoencoderRecommender(RecommenderBase):
 
     def _split(self, dataset: Dataset, validation: bool) -> ValidationSplit:
         if validation and self.params["validation_share"] > 0:
-            return holdout_latest(dataset.matrix, dataset.timestamps,
-                                  share=self.params["validation_share"], seed=self.params["seed"])
+            return holdout_latest(
+                dataset.matrix,
+                dataset.timestamps,
+                share=self.params["validation_share"],
+                seed=self.params["seed"],
+            )
         empty = sp.csr_matrix((0, dataset.n_items), dtype=np.float32)
         return ValidationSplit(dataset.matrix, dataset.timestamps, np.empty(0, np.int64), empty)
 
@@ -120,7 +128,9 @@ class AutoencoderRecommender(RecommenderBase):
 
     def _fit_item_item(self, matrix: sp.csr_matrix) -> np.ndarray | None:
         p = self.params
-        if p["item_item_weight"] <= 0 or not dense_item_item_fits(matrix.shape[1], p["item_item_max_items"]):
+        if p["item_item_weight"] <= 0 or not dense_item_item_fits(
+            matrix.shape[1], p["item_item_max_items"]
+        ):
             return None
         return ease_item_item(matrix, p["item_item_l2"])
 
@@ -130,11 +140,15 @@ class AutoencoderRecommender(RecommenderBase):
             return
         w = self.weights
         fill_rows(w["encoder_kernel"], cold, neighbours)
-        w["decoder_kernel"] = np.ascontiguousarray(fill_rows(w["decoder_kernel"].T.copy(), cold, neighbours).T)
+        w["decoder_kernel"] = np.ascontiguousarray(
+            fill_rows(w["decoder_kernel"].T.copy(), cold, neighbours).T
+        )
         fill_rows(w["decoder_bias"], cold, neighbours)
         if self.item_item is not None:
             fill_rows(self.item_item, cold, neighbours)
-            self.item_item = np.ascontiguousarray(fill_rows(self.item_item.T.copy(), cold, neighbours).T)
+            self.item_item = np.ascontiguousarray(
+                fill_rows(self.item_item.T.copy(), cold, neighbours).T
+            )
 
     def _log_blend(self, inputs: sp.csr_matrix, split: ValidationSplit) -> None:
         from .scoring import Scorer
@@ -142,7 +156,9 @@ class AutoencoderRecommender(RecommenderBase):
         arrays = self.export()
         arrays["recency_half_life"] = np.float32(0.0)  # inputs are already weighted
         scores = Scorer(arrays).score(inputs[split.users])
-        self.history[-1]["val_ndcg@10_blend"] = ndcg_at_k(scores, inputs[split.users], split.heldout)
+        self.history[-1]["val_ndcg@10_blend"] = ndcg_at_k(
+            scores, inputs[split.users], split.heldout
+        )
 
     def export(self) -> dict[str, np.ndarray]:
         """Item keys, popularity, autoencoder weights, EASE matrix (if any), recency settings,

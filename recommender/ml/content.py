@@ -40,7 +40,7 @@ def featurize(
     if len(texts) != len(categories):
         raise ValueError("texts and categories differ in length")
     rows, cols, vals = [], [], []
-    for row, (text, cats) in enumerate(zip(texts, categories)):
+    for row, (text, cats) in enumerate(zip(texts, categories, strict=True)):
         for token, count in _counts(tokens(text, cats)).items():
             digest = zlib.crc32(token.encode("utf-8"))
             rows.append(row)

@@ -110,8 +110,12 @@ def prepare(
     pairs = _aggregate(users, items, w, ts)
     positive = pairs.weight > 0
     keep_u, keep_i = _filter_counts(
-        pairs.user[positive], pairs.item[positive], len(pairs.user_keys),
-        len(pairs.item_keys), min_user_interactions, min_item_interactions,
+        pairs.user[positive],
+        pairs.item[positive],
+        len(pairs.user_keys),
+        len(pairs.item_keys),
+        min_user_interactions,
+        min_item_interactions,
     )
     _check_enough(keep_u.sum(), keep_i.sum())
     return _assemble(pairs, positive, keep_u, keep_i, extra_item_keys)

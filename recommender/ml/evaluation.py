@@ -85,11 +85,14 @@ def _group(u: np.ndarray, i: np.ndarray) -> dict[Any, np.ndarray]:
         return {}
     starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]])
     ends = np.r_[starts[1:], len(u)]
-    return {u[s].item(): i[s:e] for s, e in zip(starts, ends)}
+    return {u[s].item(): i[s:e] for s, e in zip(starts, ends, strict=True)}
 
 
 def metrics_for_rankings(
-    rankings: Sequence[Sequence[int]], relevant: Sequence[np.ndarray], n_candidates: int, k: int = 10
+    rankings: Sequence[Sequence[int]],
+    relevant: Sequence[np.ndarray],
+    n_candidates: int,
+    k: int = 10,
 ) -> dict[str, float]:
     """NDCG, recall, hit rate and coverage at ``k`` (EVALUATION.md, rule 5).
 
@@ -104,7 +107,7 @@ def metrics_for_rankings(
     """
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     ndcg, recall, hit, shown = [], [], [], set()
-    for ranked, rel in zip(rankings, relevant):
+    for ranked, rel in zip(rankings, relevant, strict=True):
         top = list(ranked)[:k]
         shown.update(top)
         gains = np.isin(np.asarray(top, dtype=np.int64), rel).astype(float)
@@ -184,7 +187,9 @@ def history_matrix(
     indptr = np.zeros(n_rows + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
     data = np.ones(len(order), np.float32)
-    matrix = sp.csr_matrix((data, cols[order].astype(np.int32), indptr), shape=(n_rows, len(item_keys)))
+    matrix = sp.csr_matrix(
+        (data, cols[order].astype(np.int32), indptr), shape=(n_rows, len(item_keys))
+    )
     return matrix, ts[order]
 
 
@@ -197,7 +202,7 @@ def _rank_with_function(
         own = seen.get(u, np.empty(0, np.int64))
         ranked = [int(x) for x in fn(u, k + len(own))]
         ok = np.isin(ranked, candidates) & ~np.isin(ranked, own)
-        rankings.append([x for x, good in zip(ranked, ok) if good][:k])
+        rankings.append([x for x, good in zip(ranked, ok, strict=True) if good][:k])
     return rankings
 
 

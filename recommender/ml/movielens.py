@@ -11,9 +11,25 @@ import numpy as np
 __all__ = ["MovieLens", "load_movielens", "GENRES_100K"]
 
 GENRES_100K = (
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 )
 
 
@@ -71,13 +87,17 @@ def _load_100k(folder: Path) -> MovieLens:
             fields = line.rstrip("\n").split("|")
             if len(fields) < 5:
                 continue
-            flags = fields[-len(GENRES_100K):]
+            flags = fields[-len(GENRES_100K) :]
             item_ids.append(int(fields[0]))
             titles.append(fields[1])
-            genres.append([g for g, flag in zip(GENRES_100K, flags) if flag == "1"])
+            genres.append([g for g, flag in zip(GENRES_100K, flags, strict=True) if flag == "1"])
     return MovieLens(
-        users=raw[:, 0], items=raw[:, 1], ratings=raw[:, 2].astype(np.float32),
-        timestamps=raw[:, 3], item_ids=np.asarray(item_ids, np.int64), titles=titles,
+        users=raw[:, 0],
+        items=raw[:, 1],
+        ratings=raw[:, 2].astype(np.float32),
+        timestamps=raw[:, 3],
+        item_ids=np.asarray(item_ids, np.int64),
+        titles=titles,
         genres=genres,
     )
 
@@ -100,5 +120,7 @@ def _load_csv(folder: Path) -> MovieLens:
         items=np.asarray(columns["movieId"], np.int64),
         ratings=np.asarray(columns["rating"], np.float32),
         timestamps=np.asarray(columns["timestamp"], np.int64),
-        item_ids=np.asarray(item_ids, np.int64), titles=titles, genres=genres,
+        item_ids=np.asarray(item_ids, np.int64),
+        titles=titles,
+        genres=genres,
     )

@@ -35,7 +35,9 @@ def recency_weights(
     rows = np.repeat(np.arange(len(counts)), counts)
     order = np.lexsort((-np.asarray(timestamps, np.float64), rows))
     sorted_rows, sorted_ts = rows[order], np.asarray(timestamps)[order]
-    new_group = np.r_[True, (sorted_rows[1:] != sorted_rows[:-1]) | (sorted_ts[1:] != sorted_ts[:-1])]
+    new_group = np.r_[
+        True, (sorted_rows[1:] != sorted_rows[:-1]) | (sorted_ts[1:] != sorted_ts[:-1])
+    ]
     group_start = np.maximum.accumulate(np.where(new_group, np.arange(n), 0))
     later = np.empty(n, np.float64)
     later[order] = group_start - np.repeat(indptr[:-1], counts)

@@ -56,7 +56,9 @@ class Scorer:
         keys = np.asarray(keys, np.int64).reshape(-1)
         if self.n_items == 0 or len(keys) == 0:
             return np.full(len(keys), -1, np.int64)
-        pos = np.minimum(np.searchsorted(self.item_keys, keys, sorter=self._sorter), self.n_items - 1)
+        pos = np.minimum(
+            np.searchsorted(self.item_keys, keys, sorter=self._sorter), self.n_items - 1
+        )
         index = self._sorter[pos]
         return np.where(self.item_keys[index] == keys, index, -1).astype(np.int64)
 
@@ -81,8 +83,9 @@ class Scorer:
         Returns:
             float32 ``[n, n_items]``; higher is better. Only the order within a row matters.
         """
-        inputs = apply_recency(sp.csr_matrix(histories, dtype=np.float32), timestamps,
-                               self.half_life, self.floor)
+        inputs = apply_recency(
+            sp.csr_matrix(histories, dtype=np.float32), timestamps, self.half_life, self.floor
+        )
         parts = self._components(inputs)
         if not parts:
             return np.tile(self.popularity, (inputs.shape[0], 1))
@@ -103,7 +106,9 @@ class Scorer:
             parts.append((self._weights[1], np.asarray(inputs @ item_item, np.float32)))
         return parts
 
-    def _autoencoder_logits(self, inputs: sp.csr_matrix, cols: slice | int = slice(None)) -> np.ndarray:
+    def _autoencoder_logits(
+        self, inputs: sp.csr_matrix, cols: slice | int = slice(None)
+    ) -> np.ndarray:
         a = self.arrays
         norms = np.sqrt(np.asarray(inputs.multiply(inputs).sum(axis=1))).astype(np.float32)
         hidden = np.asarray(inputs @ a["encoder_kernel"]) / np.maximum(norms, 1e-12)
@@ -147,7 +152,7 @@ class Scorer:
         excluded = self.index_of(exclude_keys)
         exclude[excluded[excluded >= 0]] = True
         index, values = top_k(scores, k, exclude)
-        return [(int(self.item_keys[i]), float(v)) for i, v in zip(index, values)]
+        return [(int(self.item_keys[i]), float(v)) for i, v in zip(index, values, strict=True)]
 
     def recommend_batch(
         self,
@@ -181,9 +186,16 @@ class Scorer:
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             batch = histories[start:stop]
-            times = None if timestamps is None else timestamps[histories.indptr[start]:histories.indptr[stop]]
-            index, values = top_k(self._batch_scores(batch, times), k,
-                                  self._exclusion(batch, exclude_seen, allowed_mask))
+            times = (
+                None
+                if timestamps is None
+                else timestamps[histories.indptr[start] : histories.indptr[stop]]
+            )
+            index, values = top_k(
+                self._batch_scores(batch, times),
+                k,
+                self._exclusion(batch, exclude_seen, allowed_mask),
+            )
             keys[start:stop] = np.where(index >= 0, self.item_keys[np.maximum(index, 0)], -1)
             scores[start:stop] = values
         return keys, scores
@@ -218,7 +230,7 @@ class Scorer:
         """
         exclude = None if allowed_mask is None else ~np.asarray(allowed_mask, bool)
         index, values = top_k(self.popularity, k, exclude)
-        return [(int(self.item_keys[i]), float(v)) for i, v in zip(index, values)]
+        return [(int(self.item_keys[i]), float(v)) for i, v in zip(index, values, strict=True)]
 
     def similar(self, item_key: int, k: int = 10, allowed_mask: np.ndarray | None = None) -> Ranked:
         """Items most similar to ``item_key`` (cosine of item vectors, cold items included).
@@ -236,7 +248,11 @@ class Scorer:
         index = int(self.index_of([item_key])[0])
         if index < 0:
             return []
-        exclude = np.zeros(self.n_items, bool) if allowed_mask is None else ~np.asarray(allowed_mask, bool)
+        exclude = (
+            np.zeros(self.n_items, bool)
+            if allowed_mask is None
+            else ~np.asarray(allowed_mask, bool)
+        )
         exclude[index] = True
         if self._item_vectors is not None:
             sims = self._item_vectors @ self._item_vectors[index]
@@ -245,7 +261,7 @@ class Scorer:
         else:
             return self.popular(k, allowed_mask=~exclude)
         found, values = top_k(sims, k, exclude)
-        return [(int(self.item_keys[i]), float(v)) for i, v in zip(found, values)]
+        return [(int(self.item_keys[i]), float(v)) for i, v in zip(found, values, strict=True)]
 
     def explain(
         self,
@@ -292,7 +308,7 @@ class Scorer:
         if len(parts) <= 1:
             return parts[0][1] if parts else np.zeros(variants.shape[0] + 1, np.float32)
         total = np.zeros(variants.shape[0] + 1, np.float64)
-        for (weight, whole), (_, column) in zip(full, parts):
+        for (weight, whole), (_, column) in zip(full, parts, strict=True):
             total += weight * (column - whole.mean()) / (whole.std() + 1e-9)
         return total
 
@@ -304,8 +320,16 @@ class Scorer:
     ) -> tuple[sp.csr_matrix, np.ndarray]:
         """One canonical CSR row (duplicates summed, latest time kept) and aligned times."""
         keys = np.asarray(list(keys), np.int64)
-        w = np.ones(len(keys), np.float32) if weights is None else np.asarray(list(weights), np.float32)
-        t = np.arange(len(keys), dtype=np.float64) if timestamps is None else np.asarray(list(timestamps), np.float64)
+        w = (
+            np.ones(len(keys), np.float32)
+            if weights is None
+            else np.asarray(list(weights), np.float32)
+        )
+        t = (
+            np.arange(len(keys), dtype=np.float64)
+            if timestamps is None
+            else np.asarray(list(timestamps), np.float64)
+        )
         index = self.index_of(keys)
         known = index >= 0
         cols, w, t = index[known], w[known], t[known]
@@ -313,7 +337,9 @@ class Scorer:
         data = np.bincount(inverse, weights=w, minlength=len(unique)).astype(np.float32)
         last = np.full(len(unique), -np.inf)
         np.maximum.at(last, inverse, t)
-        row = sp.csr_matrix((data, unique.astype(np.int32), [0, len(unique)]), shape=(1, self.n_items))
+        row = sp.csr_matrix(
+            (data, unique.astype(np.int32), [0, len(unique)]), shape=(1, self.n_items)
+        )
         return row, last
 
 
@@ -328,7 +354,11 @@ def _leave_one_out(row: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _without(allowed_mask: np.ndarray | None, scorer: Scorer, keys: Sequence[int]) -> np.ndarray:
-    mask = np.ones(scorer.n_items, bool) if allowed_mask is None else np.asarray(allowed_mask, bool).copy()
+    mask = (
+        np.ones(scorer.n_items, bool)
+        if allowed_mask is None
+        else np.asarray(allowed_mask, bool).copy()
+    )
     index = scorer.index_of(keys)
     mask[index[index >= 0]] = False
     return mask

@@ -30,7 +30,12 @@ class SparseTrainer:
     def __init__(self, model: Any, learning_rate: float, dropout: float, seed: int) -> None:
         self.encoder = model.get_layer("encoder")
         self.decoder = model.get_layer("decoder")
-        self.variables = [self.encoder.kernel, self.encoder.bias, self.decoder.kernel, self.decoder.bias]
+        self.variables = [
+            self.encoder.kernel,
+            self.encoder.bias,
+            self.decoder.kernel,
+            self.decoder.bias,
+        ]
         self.optimizer = keras.optimizers.Adam(learning_rate)
         self.optimizer.build(self.variables)
         self.dropout = dropout
@@ -46,7 +51,9 @@ class SparseTrainer:
             rows = np.sort(order[start : start + batch_size])
             x = _normalise(inputs[rows])
             x = self._drop(x)
-            loss = self._step(*_sparse_args(x), *_sparse_args(targets[rows]), tf.constant(len(rows), tf.int64))
+            loss = self._step(
+                *_sparse_args(x), *_sparse_args(targets[rows]), tf.constant(len(rows), tf.int64)
+            )
             total += float(loss) * len(rows)
             seen += len(rows)
         return total / max(seen, 1)
@@ -63,16 +70,20 @@ class SparseTrainer:
     def _train_step(self, x_idx, x_val, t_idx, t_val, n_rows):  # noqa: ANN001, ANN202
         x = tf.SparseTensor(x_idx, x_val, tf.stack([n_rows, self.n_items]))
         with tf.GradientTape() as tape:
-            hidden = tf.tanh(tf.sparse.sparse_dense_matmul(x, self.encoder.kernel) + self.encoder.bias)
+            hidden = tf.tanh(
+                tf.sparse.sparse_dense_matmul(x, self.encoder.kernel) + self.encoder.bias
+            )
             logits = tf.matmul(hidden, self.decoder.kernel) + self.decoder.bias
             log_norm = tf.reduce_logsumexp(logits, axis=1)
             picked = tf.gather_nd(logits, t_idx)
-            target_mass = tf.math.unsorted_segment_sum(t_val, t_idx[:, 0], tf.cast(n_rows, tf.int32))
-            loss = (tf.reduce_sum(target_mass * log_norm) - tf.reduce_sum(t_val * picked)) / tf.cast(
-                n_rows, tf.float32
+            target_mass = tf.math.unsorted_segment_sum(
+                t_val, t_idx[:, 0], tf.cast(n_rows, tf.int32)
             )
+            loss = (
+                tf.reduce_sum(target_mass * log_norm) - tf.reduce_sum(t_val * picked)
+            ) / tf.cast(n_rows, tf.float32)
         grads = tape.gradient(loss, self.variables)
-        self.optimizer.apply_gradients(zip(grads, self.variables))
+        self.optimizer.apply_gradients(zip(grads, self.variables, strict=True))
         return loss
 
     def predict(self, inputs: sp.csr_matrix, batch_size: int = 1024) -> np.ndarray:
@@ -88,7 +99,10 @@ class SparseTrainer:
     def numpy_weights(self) -> dict[str, np.ndarray]:
         """Current weights as float32 numpy arrays, named as in the exported artifact."""
         names = ["encoder_kernel", "encoder_bias", "decoder_kernel", "decoder_bias"]
-        return {n: np.array(keras.ops.convert_to_numpy(v), np.float32) for n, v in zip(names, self.variables)}
+        return {
+            n: np.array(keras.ops.convert_to_numpy(v), np.float32)
+            for n, v in zip(names, self.variables, strict=True)
+        }
 
 
 def _normalise(x: sp.csr_matrix) -> sp.csr_matrix:

@@ -86,7 +86,9 @@ def _subset(matrix: sp.csr_matrix, keep: np.ndarray, rows: np.ndarray) -> sp.csr
     return sp.csr_matrix((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
 
 
-def ndcg_at_k(scores: np.ndarray, seen: sp.csr_matrix, heldout: sp.csr_matrix, k: int = 10) -> float:
+def ndcg_at_k(
+    scores: np.ndarray, seen: sp.csr_matrix, heldout: sp.csr_matrix, k: int = 10
+) -> float:
     """Mean NDCG@k (binary relevance) of score rows, seen items excluded.
 
     Args:

@@ -13,8 +13,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 N_CLUSTERS = 4
 ITEMS_PER_CLUSTER = 30
 GENRES = ["space", "cooking", "horses", "jazz"]
-WORDS = [["rocket", "orbit", "alien"], ["recipe", "kitchen", "bake"],
-         ["stable", "saddle", "gallop"], ["saxophone", "swing", "trumpet"]]
+WORDS = [
+    ["rocket", "orbit", "alien"],
+    ["recipe", "kitchen", "bake"],
+    ["stable", "saddle", "gallop"],
+    ["saxophone", "swing", "trumpet"],
+]
 
 
 @dataclass
@@ -40,16 +44,27 @@ def make_planted(n_users: int = 240, per_user: int = 14, seed: int = 0) -> Plant
     for u in range(n_users):
         c = int(rng.choice(N_CLUSTERS, p=weights))
         user_cluster[u] = c
-        picks = rng.choice(ITEMS_PER_CLUSTER, size=per_user - 2, replace=False, p=within / within.sum())
+        picks = rng.choice(
+            ITEMS_PER_CLUSTER, size=per_user - 2, replace=False, p=within / within.sum()
+        )
         chosen = [1000 + c * ITEMS_PER_CLUSTER + int(p) for p in picks]
         chosen += [1000 + int(x) for x in rng.choice(n_items, size=2, replace=False)]
         users += [u] * len(chosen)
         items += chosen
         ts += list(np.sort(rng.integers(0, 10**6, size=len(chosen))))
-    titles = {k: " ".join(rng.choice(WORDS[c], size=2)) + f" number {k}" for k, c in item_cluster.items()}
+    titles = {
+        k: " ".join(rng.choice(WORDS[c], size=2)) + f" number {k}" for k, c in item_cluster.items()
+    }
     genres = {k: [GENRES[c]] for k, c in item_cluster.items()}
-    return Planted(np.array(users), np.array(items, np.int64), np.array(ts, np.float64),
-                   user_cluster, item_cluster, titles, genres)
+    return Planted(
+        np.array(users),
+        np.array(items, np.int64),
+        np.array(ts, np.float64),
+        user_cluster,
+        item_cluster,
+        titles,
+        genres,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,11 @@ from recommender.ml.artifacts import ArtifactIntegrityError, load_arrays, save_a
 
 
 def test_round_trip_path_and_file(tmp_path):
-    arrays = {"item_keys": np.array([3, 1], np.int64), "names": np.array(["a", "bé"]),
-              "kind": np.array("autoencoder")}
+    arrays = {
+        "item_keys": np.array([3, 1], np.int64),
+        "names": np.array(["a", "bé"]),
+        "kind": np.array("autoencoder"),
+    }
     path = tmp_path / "model.npz"
     digest = save_arrays(arrays, path)
     assert digest == sha256_of(path)

@@ -27,8 +27,14 @@ def test_negative_net_weight_is_a_negative_not_a_positive():
 
 def test_time_decay_halves_per_half_life():
     now = 100 * SECONDS_PER_DAY
-    ds = prepare([1, 1, 2, 2], [5, 6, 5, 6], [1.0, 1.0, 1.0, 1.0],
-                 [now, now - 10 * SECONDS_PER_DAY, now, now], half_life_days=10, now=now)
+    ds = prepare(
+        [1, 1, 2, 2],
+        [5, 6, 5, 6],
+        [1.0, 1.0, 1.0, 1.0],
+        [now, now - 10 * SECONDS_PER_DAY, now, now],
+        half_life_days=10,
+        now=now,
+    )
     assert _dense(ds)[0, 1] == pytest.approx(np.log2(1.5))
     assert _dense(ds)[0, 0] == pytest.approx(1.0)
 
@@ -38,15 +44,20 @@ def test_minimum_counts_are_applied_until_stable():
     # which leaves item 2 with one user, so it goes as well.
     users = ["a", "a", "b", "b", "c", "c"]
     items = [1, 4, 1, 4, 2, 3]
-    ds = prepare(users, items, np.ones(6), np.arange(6), min_user_interactions=2,
-                 min_item_interactions=2)
+    ds = prepare(
+        users, items, np.ones(6), np.arange(6), min_user_interactions=2, min_item_interactions=2
+    )
     assert ds.user_keys.tolist() == ["a", "b"] and ds.item_keys.tolist() == [1, 4]
 
 
 def test_extra_items_become_cold_columns():
     ds = prepare([1, 2], [7, 8], [1.0, 1.0], [0, 0], extra_item_keys=[9, 7])
     assert ds.item_keys.tolist() == [7, 8, 9]
-    assert ds.item_counts().tolist() == [1, 1, 0] and ds.warm_items().tolist() == [True, True, False]
+    assert ds.item_counts().tolist() == [1, 1, 0] and ds.warm_items().tolist() == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_too_little_data_says_what_is_missing():

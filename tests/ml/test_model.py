@@ -26,8 +26,13 @@ def _content(planted, keys):
 
 @pytest.fixture(scope="module")
 def fitted(planted):
-    dataset = prepare(planted.users, planted.items, np.ones(len(planted.users)), planted.ts,
-                      extra_item_keys=[COLD])
+    dataset = prepare(
+        planted.users,
+        planted.items,
+        np.ones(len(planted.users)),
+        planted.ts,
+        extra_item_keys=[COLD],
+    )
     epochs = []
     model = AutoencoderRecommender(**SMALL).fit(
         dataset, _content(planted, dataset.item_keys), on_epoch=lambda e, logs: epochs.append(e)
@@ -105,8 +110,9 @@ def test_recommend_batch_matches_single(fitted):
     cols = scorer.index_of(np.concatenate(histories).astype(np.int64))
     import scipy.sparse as sp
 
-    matrix = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
-                           shape=(len(histories), scorer.n_items))
+    matrix = sp.csr_matrix(
+        (np.ones(len(cols), np.float32), (rows, cols)), shape=(len(histories), scorer.n_items)
+    )
     order = np.lexsort((cols, rows))
     times = np.concatenate([np.arange(len(h), dtype=float) for h in histories])[order]
     keys, scores = scorer.recommend_batch(matrix, 10, timestamps=times, batch_size=2)

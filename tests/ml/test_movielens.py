@@ -11,8 +11,10 @@ def test_100k_layout(tmp_path):
     flags = ["0"] * 19
     action = list(flags)
     action[1] = "1"
-    lines = ["10|Heat (1995)|01-Jan-1995||http://x|" + "|".join(action),
-             "11|Amélie (2001)|01-Jan-2001||http://y|" + "|".join(flags)]
+    lines = [
+        "10|Heat (1995)|01-Jan-1995||http://x|" + "|".join(action),
+        "11|Amélie (2001)|01-Jan-2001||http://y|" + "|".join(flags),
+    ]
     (tmp_path / "u.item").write_bytes("\n".join(lines).encode("latin-1"))
     ml = load_movielens(tmp_path)
     assert ml.users.tolist() == [1, 2] and ml.items.tolist() == [10, 11]
