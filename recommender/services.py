@@ -5,7 +5,7 @@ Views, tasks, commands, template tags and the admin call these functions and not
 
 from __future__ import annotations
 
-from .catalog import sync_item, unsync_item
+from .catalog import set_categories, sync_item, unsync_item
 from .ingest import IngestResult, record_events, record_interaction
 from .privacy import export_user_data, forget_user
 from .registry import NotActivatable, activate, active_version, rollback
@@ -16,6 +16,7 @@ from .serving import (
     recommend_for_user,
     similar_items,
 )
+from .tracking import record_impression, tracked_url
 from .training import TrainingBusy, enqueue_version, fail_stale_runs, train
 
 __all__ = [
@@ -33,10 +34,13 @@ __all__ = [
     "popular_items",
     "recommend_for_user",
     "record_events",
+    "record_impression",
     "record_interaction",
     "rollback",
+    "set_categories",
     "similar_items",
     "sync_item",
+    "tracked_url",
     "train",
     "unsync_item",
 ]

@@ -1,0 +1,53 @@
+"""Throttles with rates from ``RECOMMENDER["THROTTLE_RATES"]``, open when the cache is down."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.cache import caches
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+from ..conf import DEFAULTS, app_settings
+
+__all__ = ["AnonThrottle", "UserThrottle", "IngestThrottle"]
+
+logger = logging.getLogger("recommender")
+
+
+class _SettingsRateMixin:
+    """Read the rate of ``scope`` from the app's settings and keep counts in its cache alias."""
+
+    scope: str
+
+    def __init__(self) -> None:
+        self.cache = caches[app_settings.CACHE_ALIAS]
+        super().__init__()
+
+    def get_rate(self) -> str | None:
+        rates = {**DEFAULTS["THROTTLE_RATES"], **(app_settings.THROTTLE_RATES or {})}
+        return rates.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # a throttle must not turn a cache outage into failed requests
+            logger.warning(
+                "throttle %s could not reach the cache; allowing", self.scope, exc_info=True
+            )
+            return True
+
+
+class AnonThrottle(_SettingsRateMixin, AnonRateThrottle):
+    scope = "anon"
+
+
+class UserThrottle(_SettingsRateMixin, UserRateThrottle):
+    scope = "user"
+
+
+class IngestThrottle(_SettingsRateMixin, UserRateThrottle):
+    """Counts ingestion requests (each up to MAX_BATCH events) apart from reads."""
+
+    scope = "ingest"

@@ -1,0 +1,122 @@
+"""Fixtures of the API, tag and tracking tests: clients, the schema as a contract, cached lists."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import caches
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from recommender import cache
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Throttle counts, popularity and cached lists must not leak from one test to the next."""
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def as_user(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def as_staff(staff):
+    client = APIClient()
+    client.force_authenticate(staff)
+    return client
+
+
+@pytest.fixture
+def token_client(user):
+    """A client that signs in with the user's API token, as a mobile app would."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+_SCHEMA: dict = {}
+
+
+@pytest.fixture
+def schema(db):
+    """The OpenAPI document the API serves at /api/schema/ (generated once per run)."""
+    if not _SCHEMA:
+        response = APIClient().get("/api/schema/", {"format": "json"})
+        assert response.status_code == 200
+        _SCHEMA.update(json.loads(response.content))
+    return _SCHEMA
+
+
+@pytest.fixture
+def contract(schema):
+    """check(response): the response (status, headers, body) is one the schema documents."""
+    from openapi_core import OpenAPI
+    from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
+
+    spec = OpenAPI.from_dict(schema)
+
+    def check(response):
+        spec.validate_response(
+            DjangoOpenAPIRequest(response.wsgi_request), DjangoOpenAPIResponse(response)
+        )
+        return response
+
+    return check
+
+
+@pytest.fixture
+def cached_lists(trained_version):
+    """Put hand-made lists of the trained version in the cache, as a refresh would.
+
+    Returns {user: [external ids in cached order]}; each user's list is in reverse title order,
+    unlike anything the model computes, so a test can tell cached answers from computed ones.
+    """
+    from recommender.models import Item
+
+    def write(user, external_ids):
+        pks = dict(Item.objects.by_external_ids(external_ids).values_list("external_id", "pk"))
+        entries = [(pks[e], 1.0 - n / 100) for n, e in enumerate(external_ids)]
+        assert cache.set_lists(trained_version.pk, {user.pk: entries})
+        assert cache.set_current_version(trained_version.pk)
+        return external_ids
+
+    return write
+
+
+@pytest.fixture
+def in_request():
+    """A context manager standing for one request: impressions are written when it ends."""
+    from contextlib import contextmanager
+
+    def send(signal):
+        # As Django's test client does: keep the test's transaction open across the signal.
+        signal.disconnect(close_old_connections)
+        try:
+            signal.send(sender=None)
+        finally:
+            signal.connect(close_old_connections)
+
+    @contextmanager
+    def request():
+        send(request_started)
+        try:
+            yield
+        finally:
+            send(request_finished)
+
+    return request
