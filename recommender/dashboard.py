@@ -75,9 +75,14 @@ def interactions_per_day(days: int = 30) -> dict[str, Any]:
         {"days": ["2026-01-01", ...], "series": {event_type: [count per day, ...]}}
     """
     axis = _days(days)
-    rows = (Interaction.objects.since(_midnight(axis[0])).order_by()
-            .annotate(day=TruncDate("timestamp")).values("day", "event_type")
-            .annotate(n=Count("pk")).values_list("day", "event_type", "n"))
+    rows = (
+        Interaction.objects.since(_midnight(axis[0]))
+        .order_by()
+        .annotate(day=TruncDate("timestamp"))
+        .values("day", "event_type")
+        .annotate(n=Count("pk"))
+        .values_list("day", "event_type", "n")
+    )
     position = {d: n for n, d in enumerate(axis)}
     series: dict[str, list[int]] = {}
     for day, event_type, n in rows:
@@ -94,9 +99,14 @@ def active_users_per_day(days: int = 30) -> dict[str, Any]:
         {"days": ["2026-01-01", ...], "users": [count per day, ...]}
     """
     axis = _days(days)
-    rows = (Interaction.objects.since(_midnight(axis[0])).order_by()
-            .annotate(day=TruncDate("timestamp")).values("day")
-            .annotate(n=Count("user_id", distinct=True)).values_list("day", "n"))
+    rows = (
+        Interaction.objects.since(_midnight(axis[0]))
+        .order_by()
+        .annotate(day=TruncDate("timestamp"))
+        .values("day")
+        .annotate(n=Count("user_id", distinct=True))
+        .values_list("day", "n")
+    )
     counts = {_as_date(day): n for day, n in rows}
     return {"days": [d.isoformat() for d in axis], "users": [counts.get(d, 0) for d in axis]}
 
@@ -153,8 +163,9 @@ def catalogue_coverage(days: int = 30) -> Coverage:
     if template is None:
         return _sampled_coverage(lists, catalogue, n_lists)
     ids_sql, params = lists.values("pk").query.sql_with_params()
-    sql = template.format(item=Item._meta.db_table, impression=Impression._meta.db_table,
-                          ids=ids_sql)
+    sql = template.format(
+        item=Item._meta.db_table, impression=Impression._meta.db_table, ids=ids_sql
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         shown = cursor.fetchone()[0] or 0
@@ -200,30 +211,40 @@ class Rates:
 
 
 def _followed_by(event_types) -> Exists:
-    return Exists(Interaction.objects.filter(rec_id=OuterRef("rec_id"),
-                                             event_type__in=list(event_types)))
+    return Exists(
+        Interaction.objects.filter(rec_id=OuterRef("rec_id"), event_type__in=list(event_types))
+    )
 
 
 def _grouped_rates(lists: QuerySet, field: str) -> list[tuple[Any, int, int, int]]:
     """(group value, shown, clicked, converted) per value of ``field``, in one query."""
     flagged = lists.order_by().annotate(
         _clicked=_followed_by(app_settings.CLICK_EVENTS),
-        _converted=_followed_by(app_settings.CONVERSION_EVENTS))
-    rows = flagged.values(field).annotate(
-        shown=Count("pk"),
-        clicked=Count("pk", filter=Q(_clicked=True)),
-        converted=Count("pk", filter=Q(_converted=True)),
-    ).order_by(field)
+        _converted=_followed_by(app_settings.CONVERSION_EVENTS),
+    )
+    rows = (
+        flagged.values(field)
+        .annotate(
+            shown=Count("pk"),
+            clicked=Count("pk", filter=Q(_clicked=True)),
+            converted=Count("pk", filter=Q(_converted=True)),
+        )
+        .order_by(field)
+    )
     return [(r[field], r["shown"], r["clicked"], r["converted"]) for r in rows]
 
 
 def rates_by_version(days: int = 30) -> list[Rates]:
     """Click-through and conversion of the lists of the window, per model version."""
     rows = _grouped_rates(Impression.objects.since(window_start(days)), "model_version")
-    names = {v.pk: str(v) for v in ModelVersion.objects.filter(
-        pk__in=[key for key, *_ in rows if key is not None])}
-    return [Rates(key, names.get(key, f"#{key}") if key is not None else "no model (popular)",
-                  *counts) for key, *counts in rows]
+    names = {
+        v.pk: str(v)
+        for v in ModelVersion.objects.filter(pk__in=[key for key, *_ in rows if key is not None])
+    }
+    return [
+        Rates(key, names.get(key, f"#{key}") if key is not None else "no model (popular)", *counts)
+        for key, *counts in rows
+    ]
 
 
 def rates_by_placement(days: int = 30) -> list[Rates]:
@@ -287,12 +308,15 @@ def _compare(name: str, s_a: int, n_a: int, s_b: int, n_b: int) -> Comparison:
         verdict = f"Too early: each arm needs at least {MIN_LISTS_PER_ARM} lists shown."
     elif significant:
         better = "B" if p_b > p_a else "A"
-        verdict = f"{better} has the higher {name}; the difference is significant (p = {p_value:.3g})."
+        verdict = (
+            f"{better} has the higher {name}; the difference is significant (p = {p_value:.3g})."
+        )
     else:
         verdict = f"No significant difference in {name} yet (p = {p_value:.3g})."
     diff = p_b - p_a
-    return Comparison(name, diff, diff - Z_95 * se, diff + Z_95 * se, z, p_value, significant,
-                      verdict)
+    return Comparison(
+        name, diff, diff - Z_95 * se, diff + Z_95 * se, z, p_value, significant, verdict
+    )
 
 
 @dataclass(frozen=True)
@@ -305,13 +329,16 @@ class ExperimentResult:
 
 def experiment_results(experiment: Experiment) -> ExperimentResult:
     """Per-arm lists shown, clicked and converted (one query), B compared with A."""
-    rows = {arm: counts for arm, *counts in
-            _grouped_rates(Impression.objects.filter(experiment=experiment), "arm")}
+    rows = {
+        arm: counts
+        for arm, *counts in _grouped_rates(Impression.objects.filter(experiment=experiment), "arm")
+    }
     versions = {"a": experiment.version_a_id, "b": experiment.version_b_id}
     arms = {arm: Rates(versions[arm], arm.upper(), *rows.get(arm, (0, 0, 0))) for arm in "ab"}
     a, b = arms["a"], arms["b"]
     return ExperimentResult(
-        experiment, arms,
+        experiment,
+        arms,
         _compare("click-through rate", a.clicked, a.shown, b.clicked, b.shown),
         _compare("conversion rate", a.converted, a.shown, b.converted, b.shown),
     )
@@ -328,16 +355,25 @@ def version_metrics(limit: int = 50, slot: str = "default") -> list[dict[str, An
     Returns:
         [{"id", "label", "created", "active", "default": {metric: value}, "popularity": {...}}]
     """
-    rows = (ModelVersion.objects.in_slot(slot).exclude(metrics={})
-            .exclude(status__in=[ModelVersion.Status.QUEUED, ModelVersion.Status.FAILED])
-            .order_by("-created_at", "-pk").values_list("pk", "created_at", "is_active", "metrics")
-            [:limit])
+    rows = (
+        ModelVersion.objects.in_slot(slot)
+        .exclude(metrics={})
+        .exclude(status__in=[ModelVersion.Status.QUEUED, ModelVersion.Status.FAILED])
+        .order_by("-created_at", "-pk")
+        .values_list("pk", "created_at", "is_active", "metrics")[:limit]
+    )
     out = []
     for pk, created, active, metrics in reversed(list(rows)):
-        out.append({
-            "id": pk, "label": f"#{pk} {created:%Y-%m-%d}", "created": created.isoformat(),
-            "active": active,
-            **{part: {m: (metrics or {}).get(part, {}).get(m) for m in METRICS}
-               for part in ("default", "popularity")},
-        })
+        out.append(
+            {
+                "id": pk,
+                "label": f"#{pk} {created:%Y-%m-%d}",
+                "created": created.isoformat(),
+                "active": active,
+                **{
+                    part: {m: (metrics or {}).get(part, {}).get(m) for m in METRICS}
+                    for part in ("default", "popularity")
+                },
+            }
+        )
     return out

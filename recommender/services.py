@@ -6,6 +6,8 @@ Views, tasks, commands, template tags and the admin call these functions and not
 from __future__ import annotations
 
 from .catalog import set_categories, sync_item, unsync_item
+from .experiments import ExperimentError, end_experiment, start_experiment
+from .explain import Explanation, explain_recommendations
 from .ingest import IngestResult, record_events, record_interaction
 from .privacy import export_user_data, forget_user
 from .registry import NotActivatable, activate, active_version, rollback
@@ -20,6 +22,8 @@ from .tracking import record_impression, tracked_url
 from .training import TrainingBusy, enqueue_version, fail_stale_runs, train
 
 __all__ = [
+    "ExperimentError",
+    "Explanation",
     "IngestResult",
     "NotActivatable",
     "Recommendation",
@@ -27,7 +31,9 @@ __all__ = [
     "TrainingBusy",
     "activate",
     "active_version",
+    "end_experiment",
     "enqueue_version",
+    "explain_recommendations",
     "export_user_data",
     "fail_stale_runs",
     "forget_user",
@@ -39,6 +45,7 @@ __all__ = [
     "rollback",
     "set_categories",
     "similar_items",
+    "start_experiment",
     "sync_item",
     "tracked_url",
     "train",

@@ -23,8 +23,9 @@ def version(db):
 def test_ctr_and_conversion_per_version_and_placement(user, other_user, items, version):
     # Version lists on "home": 4 shown, 2 clicked (one of them twice), 1 bought.
     track(user, items[:3], version=version, placement="home", clicks=[items[0], items[1]])
-    track(user, items[:3], version=version, placement="home", clicks=[items[2]],
-          purchases=[items[2]])
+    track(
+        user, items[:3], version=version, placement="home", clicks=[items[2]], purchases=[items[2]]
+    )
     track(other_user, items[3:6], version=version, placement="home")
     track(other_user, items[3:6], version=version, placement="home")
     # Popular fallback lists on the API: 2 shown, 1 bought without a click event.
@@ -32,29 +33,44 @@ def test_ctr_and_conversion_per_version_and_placement(user, other_user, items, v
     track(other_user, items[6:])
     # A view carrying a rec_id is not a click; an untracked click counts for nothing.
     view_list = track(user, items[:2], version=version, placement="item")
-    Interaction.objects.create(user=user, item=items[0], event_type="view",
-                               rec_id=view_list.rec_id)
+    Interaction.objects.create(user=user, item=items[0], event_type="view", rec_id=view_list.rec_id)
     Interaction.objects.create(user=user, item=items[0], event_type="click")
 
     by_version = {r.key: r for r in dashboard.rates_by_version()}
-    assert (by_version[version.pk].shown, by_version[version.pk].clicked,
-            by_version[version.pk].converted) == (5, 2, 1)
+    assert (
+        by_version[version.pk].shown,
+        by_version[version.pk].clicked,
+        by_version[version.pk].converted,
+    ) == (5, 2, 1)
     assert by_version[version.pk].ctr == pytest.approx(0.4)
     assert by_version[version.pk].label == str(version)
-    assert (by_version[None].shown, by_version[None].clicked, by_version[None].converted) == (2, 1, 1)
+    assert (by_version[None].shown, by_version[None].clicked, by_version[None].converted) == (
+        2,
+        1,
+        1,
+    )
     assert by_version[None].label == "no model (popular)"
 
     by_place = {r.key: r for r in dashboard.rates_by_placement()}
     assert set(by_place) == {"home", "item", ""}
-    assert (by_place["home"].shown, by_place["home"].clicked, by_place["home"].converted) == (4, 2, 1)
+    assert (by_place["home"].shown, by_place["home"].clicked, by_place["home"].converted) == (
+        4,
+        2,
+        1,
+    )
     assert by_place["home"].conversion == pytest.approx(0.25)
     assert (by_place["item"].shown, by_place["item"].clicked) == (1, 0)
     assert by_place[""].label == "(api)"
 
 
 def test_rates_respect_the_window_and_the_click_events_setting(user, items, version, settings):
-    track(user, items[:2], version=version, clicks=[items[0]],
-          when=timezone.now() - timedelta(days=40))
+    track(
+        user,
+        items[:2],
+        version=version,
+        clicks=[items[0]],
+        when=timezone.now() - timedelta(days=40),
+    )
     track(user, items[:2], version=version, clicks=[items[0]])
     assert [(r.shown, r.clicked) for r in dashboard.rates_by_version(days=30)] == [(1, 1)]
     assert [(r.shown, r.clicked) for r in dashboard.rates_by_version(days=60)] == [(2, 2)]
@@ -77,8 +93,13 @@ def test_rates_take_one_query_however_many_groups(user, items):
 def test_interactions_and_active_users_per_day(user, other_user, items):
     now = timezone.now()
     yesterday = now - timedelta(days=1)
-    for when, who, kind in [(now, user, "view"), (now, user, "view"), (now, other_user, "click"),
-                            (yesterday, user, "purchase"), (now - timedelta(days=50), user, "view")]:
+    for when, who, kind in [
+        (now, user, "view"),
+        (now, user, "view"),
+        (now, other_user, "click"),
+        (yesterday, user, "purchase"),
+        (now - timedelta(days=50), user, "view"),
+    ]:
         Interaction.objects.create(user=who, item=items[0], event_type=kind, timestamp=when)
     per_day = dashboard.interactions_per_day(days=7)
     assert len(per_day["days"]) == 7 and per_day["days"][-1] == timezone.localdate().isoformat()
@@ -119,8 +140,11 @@ def test_wilson_interval_and_z_test_against_known_values():
 
 def test_version_metrics_are_oldest_first_and_bounded(db):
     for n in range(4):
-        ModelVersion.objects.create(algorithm="x.A", status="ready", metrics={
-            "default": {"ndcg@10": 0.1 * n}, "popularity": {"ndcg@10": 0.05}})
+        ModelVersion.objects.create(
+            algorithm="x.A",
+            status="ready",
+            metrics={"default": {"ndcg@10": 0.1 * n}, "popularity": {"ndcg@10": 0.05}},
+        )
     ModelVersion.objects.create(algorithm="x.A", status="failed", error="boom")
     rows = dashboard.version_metrics(limit=3)
     assert [r["default"]["ndcg@10"] for r in rows] == pytest.approx([0.1, 0.2, 0.3])
