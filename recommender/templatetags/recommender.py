@@ -21,9 +21,9 @@ from typing import Any
 from django import template
 from django.urls import NoReverseMatch, reverse
 
-from ... import services
-from ...conf import app_settings
-from ...models import Item
+from .. import services
+from ..conf import app_settings
+from ..models import Item
 
 __all__ = ["register"]
 
