@@ -53,6 +53,14 @@ def _metric(obj: ModelVersion, name: str) -> str:
     return format_html('{} <span class="quiet">/ {}</span>', f"{ours:.4f}", f"{popular:.4f}")
 
 
+def _metric_rows(version: ModelVersion) -> list[tuple[str, float | None, float | None]]:
+    """(metric, this version, popularity) for every numeric offline metric, for the detail page."""
+    ours = (version.metrics or {}).get("default", {})
+    popular = (version.metrics or {}).get("popularity", {})
+    names = [k for k, v in ours.items() if isinstance(v, int | float) and k != "fit_seconds"]
+    return [(name, ours.get(name), popular.get(name)) for name in names]
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -152,6 +160,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 ModelVersion.Status.TRAINING,
             )
             extra["version"] = version
+            extra["metric_rows"] = _metric_rows(version)
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def dashboard_view(self, request):

@@ -54,6 +54,14 @@ def test_list_has_no_per_row_queries(client, staff):
     assert len(many) == len(few)
 
 
+def test_detail_page_tabulates_metrics_next_to_popularity(client, staff, trained_version):
+    client.force_login(staff)
+    rows = client.get(change_url(trained_version)).context["metric_rows"]
+    metrics = trained_version.metrics
+    assert ("ndcg@10", metrics["default"]["ndcg@10"], metrics["popularity"]["ndcg@10"]) in rows
+    assert {name for name, *_ in rows} >= {"ndcg@10", "recall@10", "coverage@10"}
+
+
 def test_detail_page_charts_the_training_curve(client, staff, second_version):
     client.force_login(staff)
     config = chart_configs(client.get(change_url(second_version)))["chart-training-curve"]
