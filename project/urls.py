@@ -2,13 +2,17 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("categories/<slug:slug>/", views.category, name="category"),
+    path("items/<str:external_id>/", views.item, name="item"),
+    path("items/<str:external_id>/event/", views.item_event, name="item-event"),
+    path("login/", views.DemoLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("api/", include("recommender.api.urls")),
 ]
