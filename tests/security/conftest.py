@@ -7,7 +7,7 @@ from django.core.cache import caches
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from recommender import cache, serving, services
+from recommender import cache, services, serving
 from recommender.models import Impression
 
 
@@ -39,12 +39,19 @@ def client_for(user=None, *, csrf: bool = False, token: bool = False) -> APIClie
 def footprints(user, other_user, items):
     """Both users have events, a tracked list and a cached list; returns their event ids."""
     mine = services.record_events(
-        [{"item": "i0", "event_type": "like", "event_id": "ann-1"},
-         {"item": "i1", "event_type": "view", "event_id": "ann-2"}], user=user)
+        [
+            {"item": "i0", "event_type": "like", "event_id": "ann-1"},
+            {"item": "i1", "event_type": "view", "event_id": "ann-2"},
+        ],
+        user=user,
+    )
     theirs = services.record_events(
-        [{"item": "i5", "event_type": "purchase", "event_id": "bob-1"},
-         {"item": "i6", "event_type": "rating", "value": 5, "event_id": "bob-2"}],
-        user=other_user)
+        [
+            {"item": "i5", "event_type": "purchase", "event_id": "bob-1"},
+            {"item": "i6", "event_type": "rating", "value": 5, "event_id": "bob-2"},
+        ],
+        user=other_user,
+    )
     assert len(mine.created) == 2 and len(theirs.created) == 2
     Impression.objects.create(user=user, item_ids=["i2"], placement="t")
     Impression.objects.create(user=other_user, item_ids=["i7", "i8"], placement="t")
@@ -58,7 +65,8 @@ def bobs_cached_list(other_user, items, db):
 
     version = ModelVersion.objects.create(algorithm="test", status="ready")
     pks = {i.external_id: i.pk for i in items}
-    assert cache.set_lists(version.pk, {other_user.pk: [(pks["i9"], 3.0), (pks["i8"], 2.0),
-                                                        (pks["i7"], 1.0)]})
+    assert cache.set_lists(
+        version.pk, {other_user.pk: [(pks["i9"], 3.0), (pks["i8"], 2.0), (pks["i7"], 1.0)]}
+    )
     assert cache.set_current_version(version.pk)
     return ["i9", "i8", "i7"]

@@ -27,8 +27,11 @@ STAFF_WRITES = [
 
 
 def state() -> tuple:
-    return (sorted(Item.objects.values_list("external_id", "title")),
-            Interaction.objects.count(), ModelVersion.objects.count())
+    return (
+        sorted(Item.objects.values_list("external_id", "title")),
+        Interaction.objects.count(),
+        ModelVersion.objects.count(),
+    )
 
 
 def with_csrf_token(client):
@@ -42,10 +45,12 @@ def _ids(writes):
     return [f"{m.upper()} {p}" for m, p, _, _ in writes]
 
 
-@pytest.mark.parametrize("method,path,body,ok", USER_WRITES + STAFF_WRITES,
-                         ids=_ids(USER_WRITES + STAFF_WRITES))
-def test_a_session_write_without_the_csrf_token_is_refused(method, path, body, ok, staff, items,
-                                                          django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "method,path,body,ok", USER_WRITES + STAFF_WRITES, ids=_ids(USER_WRITES + STAFF_WRITES)
+)
+def test_a_session_write_without_the_csrf_token_is_refused(
+    method, path, body, ok, staff, items, django_capture_on_commit_callbacks
+):
     Interaction.objects.create(user=staff, item=items[2], event_type="view")
     client = client_for(staff, csrf=True)
     before = state()
@@ -108,24 +113,34 @@ def test_each_user_has_their_own_budget(settings, user, other_user, items):
 def test_ingestion_is_throttled_without_storing_the_refused_batch(settings, user, items):
     _rates(settings, ingest="2/minute")
     client = client_for(user)
-    for n in range(2):
-        assert client.post("/api/interactions/", {"item": "i0", "event_type": "view"},
-                           format="json").status_code == 201
-    assert _throttled(client.post("/api/interactions/",
-                                  [{"item": "i1", "event_type": "view"}] * 5, format="json"))
+    for _ in range(2):
+        assert (
+            client.post(
+                "/api/interactions/", {"item": "i0", "event_type": "view"}, format="json"
+            ).status_code
+            == 201
+        )
+    assert _throttled(
+        client.post("/api/interactions/", [{"item": "i1", "event_type": "view"}] * 5, format="json")
+    )
     assert Interaction.objects.count() == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DRF's get_ident trusts X-Forwarded-For when REST_FRAMEWORK['NUM_PROXIES'] is unset, so "
-    "an anonymous caller who sends a new X-Forwarded-For with each request is never "
-    "throttled; set NUM_PROXIES (0 without a proxy) in the host's settings, or key the "
-    "anonymous throttle on REMOTE_ADDR"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "DRF's get_ident trusts X-Forwarded-For when REST_FRAMEWORK['NUM_PROXIES'] is unset, so "
+        "an anonymous caller who sends a new X-Forwarded-For with each request is never "
+        "throttled; set NUM_PROXIES (0 without a proxy) in the host's settings, or key the "
+        "anonymous throttle on REMOTE_ADDR"
+    ),
+)
 def test_a_spoofed_forwarded_for_does_not_reset_the_anonymous_budget(settings, items):
     _rates(settings, anon="2/minute")
     client = client_for(None)
-    answers = [client.get("/api/items/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
-               for n in range(4)]
+    answers = [
+        client.get("/api/items/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(4)
+    ]
     assert answers.count(429) >= 2
 
 
@@ -133,6 +148,7 @@ def test_with_num_proxies_set_spoofing_does_not_help(settings, items):
     _rates(settings, anon="2/minute")
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
     client = client_for(None)
-    answers = [client.get("/api/items/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code
-               for n in range(4)]
+    answers = [
+        client.get("/api/items/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(4)
+    ]
     assert answers == [200, 200, 429, 429]

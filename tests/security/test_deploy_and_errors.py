@@ -18,7 +18,7 @@ from .conftest import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = "s3cret-internal-detail"
-LEAKS = ("Traceback", "File \"", MARKER, "RuntimeError", "site-packages", "/recommender/")
+LEAKS = ("Traceback", 'File "', MARKER, "RuntimeError", "site-packages", "/recommender/")
 
 
 def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -37,8 +37,9 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
 
 
 def test_check_deploy_passes_with_the_documented_production_environment(tmp_path):
@@ -99,18 +100,26 @@ def test_an_admin_crash_answers_a_generic_500(staff, monkeypatch):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("method,path,body,status", [
-    ("post", "/api/interactions/", "{not json", 400),
-    ("post", "/api/interactions/", '{"item": "nope", "event_type": "view"}', 400),
-    ("post", "/api/interactions/", '[{"item": "i0", "event_type": "rating", "value": "x"}]', 400),
-    ("get", "/api/recommendations/?limit=-1&exclude=missing", None, 400),
-    ("get", "/api/items/?page=999", None, 404),
-    ("get", "/api/items/%00/", None, 404),
-    ("get", "/api/items/?category=nope", None, 400),
-    ("put", "/api/me/data/", "{}", 405),
-    ("get", "/api/no-such-endpoint/", None, 404),
-    ("get", "/admin/recommender/modelversion/999999/change/", None, 302),
-])
+@pytest.mark.parametrize(
+    "method,path,body,status",
+    [
+        ("post", "/api/interactions/", "{not json", 400),
+        ("post", "/api/interactions/", '{"item": "nope", "event_type": "view"}', 400),
+        (
+            "post",
+            "/api/interactions/",
+            '[{"item": "i0", "event_type": "rating", "value": "x"}]',
+            400,
+        ),
+        ("get", "/api/recommendations/?limit=-1&exclude=missing", None, 400),
+        ("get", "/api/items/?page=999", None, 404),
+        ("get", "/api/items/%00/", None, 404),
+        ("get", "/api/items/?category=nope", None, 400),
+        ("put", "/api/me/data/", "{}", 405),
+        ("get", "/api/no-such-endpoint/", None, 404),
+        ("get", "/admin/recommender/modelversion/999999/change/", None, 302),
+    ],
+)
 def test_error_paths_answer_4xx_without_internals(method, path, body, status, staff, items):
     client = client_for(staff)
     client.raise_request_exception = False

@@ -31,8 +31,12 @@ OPERATIONS = [
     ("delete", "/api/items/{item}/", None, {**STAFF_ONLY, "staff": 204}),
     ("get", "/api/items/{item}/similar/", None, OPEN),
     ("get", "/api/items/popular/", None, OPEN),
-    ("post", "/api/interactions/", {"item": "i3", "event_type": "view"},
-     {**SIGNED_IN, "user": 201, "token": 201, "staff": 201}),
+    (
+        "post",
+        "/api/interactions/",
+        {"item": "i3", "event_type": "view"},
+        {**SIGNED_IN, "user": 201, "token": 201, "staff": 201},
+    ),
     ("get", "/api/models/", None, {**STAFF_ONLY, "staff": 200}),
     ("get", "/api/models/{version}/", None, {**STAFF_ONLY, "staff": 200}),
     ("post", "/api/models/train/", {}, {**STAFF_ONLY, "staff": 202}),
@@ -62,25 +66,41 @@ def world(user, other_user, staff, footprints):
 
 
 def _client(role, user, staff) -> APIClient:
-    return {"anon": lambda: client_for(None), "user": lambda: client_for(user),
-            "token": lambda: client_for(user, token=True),
-            "staff": lambda: client_for(staff)}[role]()
+    return {
+        "anon": lambda: client_for(None),
+        "user": lambda: client_for(user),
+        "token": lambda: client_for(user, token=True),
+        "staff": lambda: client_for(staff),
+    }[role]()
 
 
 def test_the_matrix_covers_every_operation_of_the_schema(db):
     schema = APIClient().get("/api/schema/", {"format": "json"}).json()
-    documented = {(method, path) for path, ops in schema["paths"].items() for method in ops
-                  if method in {"get", "post", "put", "patch", "delete"}}
-    covered = {(m, p.replace("{bob}", "{user_id}").replace("{item}", "{external_id}")
-                .replace("{version}", "{id}")) for m, p, _, _ in OPERATIONS}
+    documented = {
+        (method, path)
+        for path, ops in schema["paths"].items()
+        for method in ops
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    covered = {
+        (
+            m,
+            p.replace("{bob}", "{user_id}")
+            .replace("{item}", "{external_id}")
+            .replace("{version}", "{id}"),
+        )
+        for m, p, _, _ in OPERATIONS
+    }
     assert covered == documented
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("method,path,body,answers", OPERATIONS,
-                         ids=[f"{m.upper()} {p}" for m, p, _, _ in OPERATIONS])
-def test_each_role_gets_exactly_what_it_may(role, method, path, body, answers, world, user,
-                                            staff, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "method,path,body,answers", OPERATIONS, ids=[f"{m.upper()} {p}" for m, p, _, _ in OPERATIONS]
+)
+def test_each_role_gets_exactly_what_it_may(
+    role, method, path, body, answers, world, user, staff, django_capture_on_commit_callbacks
+):
     client = _client(role, user, staff)
     before = fingerprint()
     with django_capture_on_commit_callbacks(execute=False):
@@ -126,27 +146,33 @@ def test_my_export_holds_my_data_only(user, other_user, footprints):
         assert again["user"] == str(user.pk) and len(again["interactions"]) == 2
 
 
-def test_forgetting_me_leaves_everyone_else_intact(user, other_user, footprints,
-                                                  bobs_cached_list,
-                                                  django_capture_on_commit_callbacks):
+def test_forgetting_me_leaves_everyone_else_intact(
+    user, other_user, footprints, bobs_cached_list, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client_for(user).delete("/api/me/data/", {"user": other_user.pk},
-                                           format="json")
+        response = client_for(user).delete("/api/me/data/", {"user": other_user.pk}, format="json")
     assert response.json() == {"interactions": 2, "impressions": 1}
     assert not Interaction.objects.filter(user=user).exists()
-    assert sorted(Interaction.objects.filter(user=other_user)
-                  .values_list("event_id", flat=True)) == footprints["bob"]
+    assert (
+        sorted(Interaction.objects.filter(user=other_user).values_list("event_id", flat=True))
+        == footprints["bob"]
+    )
     assert Impression.objects.filter(user=other_user).count() == 1
     bobs = client_for(other_user).get("/api/recommendations/").json()
     assert [r["external_id"] for r in bobs["results"]] == bobs_cached_list
 
 
-@pytest.mark.parametrize("claim", [str, int, lambda pk: f" {pk}", lambda pk: f"0{pk}", float],
-                         ids=["str", "int", "padded", "leading-zero", "float"])
+@pytest.mark.parametrize(
+    "claim",
+    [str, int, lambda pk: f" {pk}", lambda pk: f"0{pk}", float],
+    ids=["str", "int", "padded", "leading-zero", "float"],
+)
 def test_recording_an_event_for_another_user_is_refused_whole(user, other_user, items, claim):
     value = claim(other_user.pk)
-    batch = [{"item": "i0", "event_type": "view", "event_id": "fine"},
-             {"item": "i1", "event_type": "purchase", "user": value}]
+    batch = [
+        {"item": "i0", "event_type": "view", "event_id": "fine"},
+        {"item": "i1", "event_type": "purchase", "user": value},
+    ]
     for client in (client_for(user), client_for(user, token=True)):
         response = client.post("/api/interactions/", batch, format="json")
         assert response.status_code == 403 and "user" in response.json()
@@ -154,35 +180,53 @@ def test_recording_an_event_for_another_user_is_refused_whole(user, other_user, 
 
 
 def test_events_without_a_user_are_mine(user, other_user, items):
-    response = client_for(user).post("/api/interactions/", [
-        {"item": "i0", "event_type": "view"}, {"item": "i1", "event_type": "view",
-                                               "user": user.pk}], format="json")
+    response = client_for(user).post(
+        "/api/interactions/",
+        [
+            {"item": "i0", "event_type": "view"},
+            {"item": "i1", "event_type": "view", "user": user.pk},
+        ],
+        format="json",
+    )
     assert response.status_code == 201
     assert set(Interaction.objects.values_list("user_id", flat=True)) == {user.pk}
 
 
 def test_an_event_id_of_another_user_does_not_touch_their_event(user, other_user, footprints):
     response = client_for(user).post(
-        "/api/interactions/", {"item": "i3", "event_type": "dislike", "event_id": "bob-1"},
-        format="json")
+        "/api/interactions/",
+        {"item": "i3", "event_type": "dislike", "event_id": "bob-1"},
+        format="json",
+    )
     assert response.status_code == 200 and response.json()["duplicates"]
     bobs = Interaction.objects.get(event_id="bob-1")
-    assert (bobs.user_id, bobs.item.external_id, bobs.event_type) == (other_user.pk, "i5",
-                                                                      "purchase")
+    assert (bobs.user_id, bobs.item.external_id, bobs.event_type) == (
+        other_user.pk,
+        "i5",
+        "purchase",
+    )
     assert not Interaction.objects.filter(user=user, item__external_id="i3").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "event_id is unique across all users (Interaction.event_id unique=True), so one user "
-    "who sends an event_id first makes another user's later event with that id a "
-    "'duplicate' that is silently dropped; uniqueness per (user, event_id) would prevent it"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "event_id is unique across all users (Interaction.event_id unique=True), so one user "
+        "who sends an event_id first makes another user's later event with that id a "
+        "'duplicate' that is silently dropped; uniqueness per (user, event_id) would prevent it"
+    ),
+)
 def test_one_user_cannot_preempt_another_users_event_id(user, other_user, items):
-    client_for(user).post("/api/interactions/",
-                          {"item": "i0", "event_type": "view", "event_id": "bob-next"},
-                          format="json")
+    client_for(user).post(
+        "/api/interactions/",
+        {"item": "i0", "event_type": "view", "event_id": "bob-next"},
+        format="json",
+    )
     response = client_for(other_user).post(
-        "/api/interactions/", {"item": "i5", "event_type": "purchase", "event_id": "bob-next"},
-        format="json")
+        "/api/interactions/",
+        {"item": "i5", "event_type": "purchase", "event_id": "bob-next"},
+        format="json",
+    )
     assert response.status_code == 201
     assert Interaction.objects.filter(user=other_user, event_id="bob-next").exists()
 
@@ -196,8 +240,12 @@ def test_a_deactivated_users_token_stops_working(user, items):
     user.is_active = False
     user.save()
     assert client.get("/api/me/data/").status_code in DENIED
-    assert client.post("/api/interactions/", {"item": "i0", "event_type": "view"},
-                       format="json").status_code in DENIED
+    assert (
+        client.post(
+            "/api/interactions/", {"item": "i0", "event_type": "view"}, format="json"
+        ).status_code
+        in DENIED
+    )
     assert not Interaction.objects.exists()
 
 
@@ -208,23 +256,31 @@ def test_a_forged_token_is_refused(items):
 
 
 def test_a_token_is_only_given_for_the_right_password(user, other_user):
-    wrong = APIClient().post("/api/token/", {"username": other_user.email, "password": "nope"},
-                             format="json")
+    wrong = APIClient().post(
+        "/api/token/", {"username": other_user.email, "password": "nope"}, format="json"
+    )
     assert wrong.status_code == 400 and "token" not in wrong.json()
-    right = APIClient().post("/api/token/", {"username": user.email, "password": "pw-ann-123"},
-                             format="json")
+    right = APIClient().post(
+        "/api/token/", {"username": user.email, "password": "pw-ann-123"}, format="json"
+    )
     assert right.status_code == 200 and len(right.json()["token"]) == 40
 
 
-def test_staff_record_events_for_others_but_users_never_reach_staff_views(user, staff,
-                                                                         other_user, items):
+def test_staff_record_events_for_others_but_users_never_reach_staff_views(
+    user, staff, other_user, items
+):
     response = client_for(staff).post(
-        "/api/interactions/", {"item": "i2", "event_type": "view", "user": other_user.pk},
-        format="json")
+        "/api/interactions/",
+        {"item": "i2", "event_type": "view", "user": other_user.pk},
+        format="json",
+    )
     assert response.status_code == 201
     assert Interaction.objects.get().user == other_user
-    for path in ("/admin/", "/admin/recommender/modelversion/",
-                 "/admin/recommender/modelversion/dashboard/",
-                 "/admin/recommender/interaction/"):
+    for path in (
+        "/admin/",
+        "/admin/recommender/modelversion/",
+        "/admin/recommender/modelversion/dashboard/",
+        "/admin/recommender/interaction/",
+    ):
         answer = client_for(user).get(path)
         assert answer.status_code == 302 and "/admin/login/" in answer["Location"]
