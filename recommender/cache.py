@@ -6,7 +6,10 @@ refresh writes every list of the new version first and then moves the pointer in
 so a reader, who reads the pointer once, never mixes lists of two versions.
 
 Every function here survives a cache outage: reads return None and writes return False,
-with the failure logged, so pages fall back to on-the-fly scoring or popularity.
+with the failure logged, so pages fall back to on-the-fly scoring or popularity. Workers that
+must not lose a write (a refresh) turn a False into :class:`CacheUnavailable` and retry.
+
+This module is the app's only adapter to the cache server: nothing else imports ``redis``.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from django.core.cache import caches
 from .conf import app_settings
 
 __all__ = [
+    "CacheUnavailable",
     "CachedList",
     "get_current_version",
     "set_current_version",
     "get_list",
     "set_lists",
     "delete_user",
+    "delete_version",
     "get_value",
     "set_value",
     "add_value",
@@ -36,7 +41,14 @@ __all__ = [
 logger = logging.getLogger("recommender")
 PREFIX = "recommender"
 
-CachedList = dict[str, Any]  # {"version": int, "items": [[item_pk, score], ...], "at": float}
+CachedList = dict[str, Any]  # {"version": int, "items": [(item_pk, score), ...], "at": float}
+# Lists per pipelined round trip: bounds the memory and the time of one Redis command batch.
+WRITE_BATCH = 500
+_FAILED = object()
+
+
+class CacheUnavailable(RuntimeError):
+    """A write that had to happen did not (the cache server is down or timed out)."""
 
 
 def _cache():
@@ -75,24 +87,46 @@ def get_list(version_id: int, user_id: Any) -> CachedList | None:
 
 
 def set_lists(version_id: int, lists: Mapping[Any, Sequence[tuple[int, float]]]) -> bool:
-    """Write many users' lists of one version in one round trip (``set_many``, pipelined)."""
+    """Write many users' lists of one version, ``WRITE_BATCH`` per pipelined ``set_many``.
+
+    Returns:
+        True when every list was written; False (logged) when the cache failed.
+    """
     now = time.time()
     payload = {
         _list_key(version_id, user_id): {
             "version": version_id,
-            "items": [[int(pk), round(float(score), 6)] for pk, score in entries],
+            "items": [(int(pk), float(score)) for pk, score in entries],
             "at": now,
         }
         for user_id, entries in lists.items()
     }
-    failed = _safely(None, "write", _cache().set_many, payload, app_settings.CACHE_TIMEOUT)
-    return failed is not None and not failed
+    keys = list(payload)
+    for start in range(0, len(keys), WRITE_BATCH):
+        batch = {key: payload[key] for key in keys[start:start + WRITE_BATCH]}
+        # set_many returns the keys it failed to set ([] or None when all went in).
+        failed = _safely(_FAILED, "write", _cache().set_many, batch, app_settings.CACHE_TIMEOUT)
+        if failed is _FAILED or failed:
+            return False
+    return True
 
 
 def delete_user(user_id: Any, version_ids: Iterable[int]) -> bool:
     """Drop a user's lists of the given versions (privacy, forget)."""
     keys = [_list_key(v, user_id) for v in version_ids]
     return _safely(False, "delete", _cache().delete_many, keys) is not False
+
+
+def delete_version(version_id: int) -> bool:
+    """Drop every list of a version where the cache can match keys (django-redis).
+
+    Other caches cannot list their keys; their lists of the version expire with CACHE_TIMEOUT.
+    """
+    backend = _cache()
+    if not hasattr(backend, "delete_pattern"):
+        return False
+    return _safely(None, "delete", backend.delete_pattern,
+                   f"{_list_key(version_id, '')}*") is not None
 
 
 def get_value(key: str) -> Any:

@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
     "TRAIN_LOCK_TIMEOUT": 2 * 3600,
     # Users scored per refresh_all chunk.
     "REFRESH_CHUNK_SIZE": 2000,
+    # Ready versions kept per slot; older inactive ones are retired (lists and artifacts deleted).
+    "KEEP_VERSIONS": 5,
     # Events carrying a tracked list's rec_id that count the list as clicked (click-through rate).
     "CLICK_EVENTS": ["click", "like", "add_to_cart", "purchase"],
     # Events carrying a tracked list's rec_id that count the list as converted.

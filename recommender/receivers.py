@@ -1,11 +1,12 @@
 """Signal receivers: host-model sync of the catalogue and refreshes after new interactions."""
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from . import cache, catalog, experiments, rules
+from . import cache, catalog, experiments, rules, tasks
 from .models import Experiment, ItemRule
-from .signals import model_activated
+from .signals import interactions_recorded, model_activated
 
 
 @receiver(post_save, dispatch_uid="recommender_sync_host_item")
@@ -33,3 +34,16 @@ def rules_changed(sender, **kwargs):
 @receiver([post_save, post_delete], sender=Experiment, dispatch_uid="recommender_exp_changed")
 def experiment_changed(sender, **kwargs):
     experiments.invalidate()
+
+
+@receiver(interactions_recorded, dispatch_uid="recommender_refresh_after_events")
+def refresh_after_events(sender, user_ids, **kwargs):
+    """New events: each user's list is refreshed shortly after the transaction commits."""
+    transaction.on_commit(lambda: tasks.schedule_refresh(user_ids))
+
+
+@receiver(model_activated, dispatch_uid="recommender_refresh_after_activation")
+def refresh_after_activation(sender, version, **kwargs):
+    """A new active version: every user's list is rewritten, then readers switch to it."""
+    version_id = version.pk
+    transaction.on_commit(lambda: tasks.enqueue(tasks.refresh_all, version_id))

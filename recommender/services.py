@@ -5,11 +5,23 @@ Views, tasks, commands, template tags and the admin call these functions and not
 
 from __future__ import annotations
 
+from .cache import CacheUnavailable
 from .catalog import set_categories, sync_item, unsync_item
 from .experiments import ExperimentError, end_experiment, start_experiment
 from .explain import Explanation, explain_recommendations
 from .ingest import IngestResult, record_events, record_interaction
 from .privacy import export_user_data, forget_user
+from .refresh import (
+    claim_refresh,
+    plan_refresh,
+    refresh_all,
+    refresh_user,
+    release_refresh,
+    retire_old_versions,
+    retrain_due,
+    score_chunk,
+    switch_lists,
+)
 from .registry import NotActivatable, activate, active_version, rollback
 from .serving import (
     Recommendation,
@@ -22,6 +34,16 @@ from .tracking import record_impression, tracked_url
 from .training import TrainingBusy, enqueue_version, fail_stale_runs, train
 
 __all__ = [
+    "CacheUnavailable",
+    "claim_refresh",
+    "plan_refresh",
+    "refresh_all",
+    "refresh_user",
+    "release_refresh",
+    "retire_old_versions",
+    "retrain_due",
+    "score_chunk",
+    "switch_lists",
     "ExperimentError",
     "Explanation",
     "IngestResult",
