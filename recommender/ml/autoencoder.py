@@ -22,13 +22,13 @@ __all__ = ["AutoencoderRecommender", "DEFAULTS"]
 # Chosen on a validation split carved from MovieLens 100K's training part only
 # (benchmarks/README.md, "How the defaults were chosen").
 DEFAULTS: dict[str, Any] = {
-    "hidden": 600,
-    "epochs": None,  # None: 50 on small data, fewer as users grow (see _auto_epochs)
+    "hidden": 300,
+    "epochs": None,  # None: 30 on small data, fewer as users grow (see _auto_epochs)
     "batch_size": None,  # None: 128, or 512 above 20,000 users
     "dropout": 0.5,
     "learning_rate": 1e-3,
-    "input_half_life": 0.2,
-    "target_half_life": 0.2,
+    "input_half_life": 0.1,
+    "target_half_life": 0.1,
     "recency_floor": 0.0,
     "item_item_l2": 300.0,
     "item_item_weight": 1.0,
@@ -181,8 +181,8 @@ class AutoencoderRecommender(RecommenderBase):
 
 
 def _auto_epochs(n_users: int) -> int:
-    """About 50,000 user passes, between 3 and 50 epochs."""
-    return int(min(50, max(3, math.ceil(50_000 / max(n_users, 1)))))
+    """About 30,000 user passes, between 3 and 30 epochs."""
+    return int(min(30, max(3, math.ceil(30_000 / max(n_users, 1)))))
 
 
 def _train(

@@ -27,3 +27,15 @@ def test_exclusions_and_short_lists():
 def test_k_zero():
     index, values = top_k(np.arange(4.0), 0)
     assert len(index) == 0 and len(values) == 0
+
+
+def test_wide_rows_use_block_search_and_match_full_sort():
+    rng = np.random.default_rng(2)
+    scores = rng.standard_normal((6, 9001)).astype(np.float32)
+    exclude = rng.random(scores.shape) < 0.5
+    index, values = top_k(scores, 10, exclude)
+    expected = np.argsort(-np.where(exclude, -np.inf, scores), axis=1)[:, :10]
+    assert (index == expected).all()
+    sparse_row = np.full(9001, -np.inf, np.float32)
+    sparse_row[[5, 9000]] = [1.0, 2.0]
+    assert top_k(sparse_row, 10)[0].tolist() == [9000, 5]
