@@ -74,8 +74,14 @@ def flush() -> int:
 
 
 def _write(impressions: list[Impression]) -> int:
+    connection = connections[router.db_for_write(Impression)]
     try:
-        Impression.objects.bulk_create(impressions, ignore_conflicts=True)
+        if len(impressions) == 1 and not connection.in_atomic_block:
+            # The common case (one list per request, after the response): a lone INSERT in
+            # autocommit is one round trip, where bulk_create adds BEGIN and COMMIT.
+            impressions[0].save(force_insert=True)
+        else:  # ignore_conflicts: a clash must not break the caller's transaction
+            Impression.objects.bulk_create(impressions, ignore_conflicts=True)
     except Exception:  # tracking must never break the page that was already served
         logger.exception("could not record %d impressions", len(impressions))
         return 0

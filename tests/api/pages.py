@@ -7,6 +7,9 @@ from django.urls import include, path
 PAGE = engines["django"].from_string(
     "{% load recommender %}<h1>Shop</h1>"
     '{% recommendations_widget user limit=3 title="For you" url_name="item" %}'
+    '<div data-recommender-endpoint="/api/interactions/">'
+    '<form method="post" action="/nowhere/" data-recommender-event="like" '
+    'data-recommender-item="books-1"><button id="like">Like</button></form></div>'
 )
 
 

@@ -1,0 +1,180 @@
+"""Cached GET /api/recommendations/ against the framework's floor, on one gunicorn server.
+
+The floor is a minimal authenticated DRF endpoint (token authentication, the API's
+throttles, a one-key JSON body) served by the same gunicorn in the same run. wrk, a separate
+process, loads each in turn with token-authenticated requests rotating over many users whose
+lists are in Redis (as a refresh leaves them); every recommendations answer also records its
+impression. Prints requests per second and p50/p99 latency of both, and their ratio.
+
+    python benchmarks/api_throughput.py [--users 500] [--items 2000] [--seconds 10]
+        [--rounds 3] [--workers 2] [--threads 2] [--connections 8] [--limit 10]
+
+Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/recommender_bench;
+the database is recreated) and Redis (REDIS_URL, default redis://127.0.0.1:6379/13; that
+database is flushed), and wrk (Debian: apt-get install -y wrk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/recommender_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/13")
+os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.site_settings"
+
+from benchmarks.bench_server import prepare_database, serve  # noqa: E402
+
+LUA = """
+local tokens = {%(tokens)s}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "%(path)s", {["Authorization"] = "Token " .. tokens[(n %% #tokens) + 1]})
+end
+"""
+
+
+def build_site(users: int, items: int, list_length: int = 100) -> list[str]:
+    """A catalogue, users with API tokens, and every user's list cached for an active version."""
+    import random
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from recommender import cache
+    from recommender.models import Category, Item, ModelVersion
+
+    rng = random.Random(0)
+    cats = [Category.objects.create(name=f"Category {n}") for n in range(20)]
+    made = Item.objects.bulk_create(
+        Item(external_id=f"sku-{n}", title=f"Item {n}", url=f"/items/sku-{n}/")
+        for n in range(items)
+    )
+    Item.categories.through.objects.bulk_create(
+        Item.categories.through(item_id=item.pk, category_id=cats[n % 20].pk)
+        for n, item in enumerate(made)
+    )
+    User = get_user_model()
+    people = User.objects.bulk_create(User(username=f"user{n}") for n in range(users))
+    tokens = Token.objects.bulk_create(Token(user=u, key=Token.generate_key()) for u in people)
+    version = ModelVersion.objects.create(algorithm="bench", status="ready", is_active=True)
+    pks = [i.pk for i in made]
+    lists = {
+        u.pk: [(pk, 1.0 - r / list_length) for r, pk in enumerate(rng.sample(pks, list_length))]
+        for u in people
+    }
+    assert cache.set_lists(version.pk, lists) and cache.set_current_version(version.pk)
+    return [t.key for t in tokens]
+
+
+def run_wrk(url: str, path: str, tokens: list[str], seconds: int, connections: int) -> dict:
+    script = LUA % {"tokens": ",".join(f'"{t}"' for t in tokens), "path": path}
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(script)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", fh.name, url],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(fh.name)
+    return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict:
+    def ms(text: str) -> float:
+        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99": ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "bad": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+    }
+
+
+def check_answers(base: str, token: str) -> None:
+    import requests
+
+    headers = {"Authorization": f"Token {token}"}
+    floor = requests.get(f"{base}/bench/floor/", headers=headers, timeout=10)
+    recs = requests.get(f"{base}/api/recommendations/?limit=10", headers=headers, timeout=10)
+    assert floor.status_code == 200, floor.text
+    assert recs.status_code == 200 and recs.json()["source"] == "cached", recs.text[:500]
+    assert len(recs.json()["results"]) == 10
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--limit", type=int, default=10)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is missing: apt-get install -y wrk")
+
+    prepare_database()
+    tokens = build_site(args.users, args.items)
+    recs = f"/api/recommendations/?limit={args.limit}"
+    endpoints = {"floor (minimal DRF endpoint)": "/bench/floor/", f"GET {recs} (cached)": recs}
+    results: dict[str, list[dict]] = {name: [] for name in endpoints}
+    with serve(args.workers, args.threads) as base:
+        check_answers(base, tokens[0])
+        for path in endpoints.values():  # warm-up: connections, caches, imports
+            run_wrk(base, path, tokens, 2, args.connections)
+        for _ in range(args.rounds):
+            for name, path in endpoints.items():
+                results[name].append(run_wrk(base, path, tokens, args.seconds, args.connections))
+    report(args, results)
+
+
+def report(args, results: dict[str, list[dict]]) -> None:
+    from recommender.models import Impression
+
+    print(
+        f"gunicorn: {args.workers} workers x {args.threads} threads (gthread); wrk: 1 thread, "
+        f"{args.connections} connections, {args.rounds} rounds of {args.seconds} s each "
+        f"(medians); {args.users} users, {args.items} items; CPUs: {os.cpu_count()}"
+    )
+    print(f"{'endpoint':52} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    medians = {}
+    for name, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        medians[name] = rps
+        print(
+            f"{name:52} {rps:9.0f} {statistics.median(r['p50'] for r in runs):8.2f} "
+            f"{statistics.median(r['p99'] for r in runs):8.2f} "
+            f"{sum(r['bad'] for r in runs):8d}"
+        )
+        for r in runs:
+            if r["socket_errors"]:
+                print(f"  socket errors: {r['socket_errors']}")
+    floor, recs = medians.values()
+    print(f"recommendations / floor throughput: {recs / floor:.0%} (target: at least 80%)")
+    print(f"impressions recorded: {Impression.objects.count()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Shared by the HTTP benchmarks: a fresh PostgreSQL database and a gunicorn server on loopback.
+
+The caller sets DATABASE_URL, REDIS_URL and DJANGO_SETTINGS_MODULE (benchmarks.site_settings)
+before importing this module.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def prepare_database() -> None:
+    """Recreate the benchmark database, migrate it, empty the Redis database, set Django up."""
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(os.environ["DATABASE_URL"])
+    if not config["ENGINE"].endswith("postgresql"):
+        sys.exit("The HTTP benchmarks run on PostgreSQL: set DATABASE_URL=postgres://...")
+    name = config["NAME"]
+    admin = psycopg.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"],
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+
+    import django
+    from django.core.cache import caches
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    caches["default"].clear()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(port: int, proc: subprocess.Popen, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"gunicorn exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit("gunicorn did not start listening")
+
+
+@contextmanager
+def serve(workers: int, threads: int):
+    """Run project.wsgi under gunicorn (gthread workers) on a free loopback port; yield its URL."""
+    from django.db import connections
+
+    connections.close_all()  # the server's workers open their own
+    port = _free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    proc = subprocess.Popen(
+        [
+            str(gunicorn),
+            "project.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+            "-k",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--log-level",
+            "warning",
+            "--keep-alive",
+            "30",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        _wait(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
