@@ -116,10 +116,10 @@ def _implicit_als(events) -> dict | None:
     matrix = sp.csr_matrix(
         (np.ones(len(rows), np.float32), (rows, cols)), shape=(len(users), len(items))
     )
-    model = AlternatingLeastSquares(
-        factors=32, regularization=0.01, alpha=5.0, iterations=15, random_state=0
-    )
     with _one_blas_thread():  # implicit's advice; ALS parallelises itself
+        model = AlternatingLeastSquares(
+            factors=32, regularization=0.01, alpha=5.0, iterations=15, random_state=0
+        )
         started = time.perf_counter()
         model.fit(matrix, show_progress=False)
         seconds = time.perf_counter() - started

@@ -164,3 +164,10 @@ def test_baselines_export_to_the_same_scorer(planted, factory):
     recs = scorer.recommend(_cluster_items(1)[:5], k=5)
     assert len(recs) == 5 and not {k for k, _ in recs} & set(_cluster_items(1)[:5])
     assert len(scorer.similar(1000, k=3)) == 3
+
+
+def test_tiny_dataset_still_fits_and_serves():
+    dataset = prepare([1, 1, 2, 2, 3], [10, 11, 11, 12, 10], np.ones(5), np.arange(5))
+    model = AutoencoderRecommender(hidden=4, epochs=2).fit(dataset)
+    scorer = Scorer(model.export())
+    assert [k for k, _ in scorer.recommend([10], k=5)] and len(model.history) == 2
