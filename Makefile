@@ -30,13 +30,16 @@ test-sqlite: $(PY)
 test-postgres: $(PY)
 	REDIS_URL=$(TEST_REDIS_URL) DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest --ignore=tests/ml
 
-## Celery workers and beat for the demo project (needs REDIS_URL).
+## Celery workers and beat for the demo project, in the foreground (needs REDIS_URL): a worker
+## for refreshes (queue "celery", 2 processes), a solo worker for training (queue "training":
+## TensorFlow is imported only there, in a process that never forks) and beat. Ctrl-C stops all.
 worker: $(PY)
 	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL (for example redis://127.0.0.1:6379/0) first." && exit 2)
-	$(VENV)/bin/celery -A project worker -Q celery -c 2 -n web@%h --loglevel=INFO & \
-	$(VENV)/bin/celery -A project worker -Q training -c 1 -P solo -n training@%h --loglevel=INFO & \
-	$(VENV)/bin/celery -A project beat --loglevel=INFO; \
-	kill %1 %2 2>/dev/null; wait
+	@mkdir -p var; trap 'kill $$pids 2>/dev/null; wait' EXIT INT TERM; \
+	$(VENV)/bin/celery -A project worker -Q celery -c 2 -n default@%h --loglevel=INFO & pids="$$!"; \
+	$(VENV)/bin/celery -A project worker -Q training -P solo -n training@%h --loglevel=INFO & pids="$$pids $$!"; \
+	$(VENV)/bin/celery -A project beat -s var/celerybeat-schedule --loglevel=INFO & pids="$$pids $$!"; \
+	wait
 
 ## Every benchmark; writes benchmarks/RESULTS.md.
 bench: $(PY)

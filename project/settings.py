@@ -2,6 +2,7 @@
 
 DATABASE_URL  database (default: SQLite file db.sqlite3 beside manage.py)
 REDIS_URL     unset: in-process cache and eager Celery tasks; set: django-redis cache and Redis broker
+RETRAIN_HOUR  hour (UTC) of the nightly retraining by celery beat (default 3; "off" disables it)
 SECRET_KEY    required when DEBUG is off
 DEBUG         "1"/"true" to enable (default on for the demo)
 ALLOWED_HOSTS comma-separated (default: localhost names)
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -99,9 +101,32 @@ else:
     CELERY_TASK_EAGER_PROPAGATES = True
 
 CELERY_TASK_ACKS_LATE = True
+# A refresh whose worker process died goes back to the queue (train_model opts out of both).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Training has its own queue, served by a `-P solo` worker (see `make worker`): TensorFlow is
+# imported only there, in a process that never forks afterwards.
 CELERY_TASK_ROUTES = {"recommender.tasks.train_model": {"queue": "training"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_EXPIRES = 3600
+
+# Periodic work, run by `celery -A project beat`. The nightly retraining is the documented
+# setting for scheduled retraining; maybe_retrain also retrains whenever
+# RECOMMENDER["RETRAIN_AFTER_INTERACTIONS"] new interactions arrived since the last training.
+CELERY_BEAT_SCHEDULE = {
+    "recommender-retrain-when-due": {"task": "recommender.tasks.maybe_retrain", "schedule": 300.0},
+    "recommender-fail-stale-runs": {"task": "recommender.tasks.fail_stale_runs", "schedule": 900.0},
+    "recommender-retire-old-versions": {
+        "task": "recommender.tasks.retire_old_versions",
+        "schedule": crontab(minute=30, hour=4),
+    },
+}
+RETRAIN_HOUR = os.environ.get("RETRAIN_HOUR", "3").strip().lower()
+if RETRAIN_HOUR != "off":
+    CELERY_BEAT_SCHEDULE["recommender-retrain-nightly"] = {
+        "task": "recommender.tasks.train_model",
+        "schedule": crontab(minute=0, hour=RETRAIN_HOUR),
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

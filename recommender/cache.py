@@ -67,8 +67,9 @@ def _safely(default: Any, action: str, fn, *args, **kwargs) -> Any:
     try:
         return fn(*args, **kwargs)
     except Exception:  # the cache is an optimisation; its outage must never break a page
-        logger.warning("recommender cache %s failed; serving without the cache", action,
-                       exc_info=True)
+        logger.warning(
+            "recommender cache %s failed; serving without the cache", action, exc_info=True
+        )
         return default
 
 
@@ -103,7 +104,7 @@ def set_lists(version_id: int, lists: Mapping[Any, Sequence[tuple[int, float]]])
     }
     keys = list(payload)
     for start in range(0, len(keys), WRITE_BATCH):
-        batch = {key: payload[key] for key in keys[start:start + WRITE_BATCH]}
+        batch = {key: payload[key] for key in keys[start : start + WRITE_BATCH]}
         # set_many returns the keys it failed to set ([] or None when all went in).
         failed = _safely(_FAILED, "write", _cache().set_many, batch, app_settings.CACHE_TIMEOUT)
         if failed is _FAILED or failed:
@@ -125,8 +126,9 @@ def delete_version(version_id: int) -> bool:
     backend = _cache()
     if not hasattr(backend, "delete_pattern"):
         return False
-    return _safely(None, "delete", backend.delete_pattern,
-                   f"{_list_key(version_id, '')}*") is not None
+    return (
+        _safely(None, "delete", backend.delete_pattern, f"{_list_key(version_id, '')}*") is not None
+    )
 
 
 def get_value(key: str) -> Any:

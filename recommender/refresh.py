@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -146,11 +147,13 @@ class HistoryBatch:
 
 def _history_rows(user_ids: Sequence[Any]) -> list[tuple]:
     """Each user's newest HISTORY_LENGTH events, newest first, in one query."""
-    newest = Window(RowNumber(), partition_by=[F("user_id")],
-                    order_by=[F("timestamp").desc(), F("id").desc()])
+    newest = Window(
+        RowNumber(), partition_by=[F("user_id")], order_by=[F("timestamp").desc(), F("id").desc()]
+    )
     return list(
         Interaction.objects.filter(user_id__in=list(user_ids))
-        .annotate(newest=newest).filter(newest__lte=HISTORY_LENGTH)
+        .annotate(newest=newest)
+        .filter(newest__lte=HISTORY_LENGTH)
         .order_by("user_id", "-timestamp", "-id")
         .values_list("user_id", "item_id", "event_type", "value")
     )
@@ -164,21 +167,30 @@ def load_histories(user_ids: Sequence[Any], scorer) -> HistoryBatch:
     """
     rows = _history_rows(user_ids)
     if not rows:
-        return HistoryBatch([], sp.csr_matrix((0, scorer.n_items), dtype=np.float32),
-                            np.empty(0), [])
+        return HistoryBatch(
+            [], sp.csr_matrix((0, scorer.n_items), dtype=np.float32), np.empty(0), []
+        )
     users, items, types, values = zip(*rows, strict=True)
     order_of = {u: n for n, u in enumerate(dict.fromkeys(users))}
     row = np.fromiter((order_of[u] for u in users), np.int64, len(users))
     item = np.asarray(items, np.int64)
-    pair, first, inverse = np.unique(row * (int(item.max()) + 1) + item, return_index=True,
-                                     return_inverse=True)
+    pair, first, inverse = np.unique(
+        row * (int(item.max()) + 1) + item, return_index=True, return_inverse=True
+    )
     net = np.bincount(inverse, weights=event_weights(types, values), minlength=len(pair))
     pair_row, pair_item = row[first], item[first]
     disliked = _split_by_row(pair_row[net < 0], pair_item[net < 0], len(order_of))
     column = scorer.index_of(pair_item)
     keep = (net > 0) & (column >= 0)
-    return _as_csr(list(order_of), pair_row[keep], column[keep], np.log2(1.0 + net[keep]),
-                   -first[keep].astype(np.float64), disliked, scorer.n_items)
+    return _as_csr(
+        list(order_of),
+        pair_row[keep],
+        column[keep],
+        np.log2(1.0 + net[keep]),
+        -first[keep].astype(np.float64),
+        disliked,
+        scorer.n_items,
+    )
 
 
 def _split_by_row(rows: np.ndarray, values: np.ndarray, n_rows: int) -> list[np.ndarray]:
@@ -194,10 +206,13 @@ def _as_csr(user_ids, rows, cols, weights, times, disliked, n_items) -> HistoryB
     rows = renumber[rows]
     order = np.lexsort((cols, rows))
     indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=len(present)))]
-    csr = sp.csr_matrix((weights[order].astype(np.float32), cols[order].astype(np.int32),
-                         indptr), shape=(len(present), n_items))
-    return HistoryBatch([user_ids[r] for r in present], csr, times[order],
-                        [disliked[r] for r in present])
+    csr = sp.csr_matrix(
+        (weights[order].astype(np.float32), cols[order].astype(np.int32), indptr),
+        shape=(len(present), n_items),
+    )
+    return HistoryBatch(
+        [user_ids[r] for r in present], csr, times[order], [disliked[r] for r in present]
+    )
 
 
 def rank_histories(scorer, batch: HistoryBatch, k: int) -> dict[Any, list[tuple[int, float]]]:
@@ -209,16 +224,21 @@ def rank_histories(scorer, batch: HistoryBatch, k: int) -> dict[Any, list[tuple[
     if not batch.user_ids:
         return {}
     extra = min(max(map(len, batch.disliked)), MAX_DISLIKED_FILTERED)
-    keys, scores = scorer.recommend_batch(batch.histories, k + extra,
-                                          exclude_seen=app_settings.EXCLUDE_SEEN,
-                                          timestamps=batch.times)
+    keys, scores = scorer.recommend_batch(
+        batch.histories, k + extra, exclude_seen=app_settings.EXCLUDE_SEEN, timestamps=batch.times
+    )
+    valid = keys >= 0
+    for r in (r for r, d in enumerate(batch.disliked) if len(d)):
+        valid[r] &= ~np.isin(keys[r], batch.disliked[r])
+    complete = valid[:, :k].all(axis=1)
+    key_rows, score_rows = keys.tolist(), scores.tolist()  # whole matrices: fast
     lists = {}
     for r, user_id in enumerate(batch.user_ids):
-        valid = keys[r] >= 0
-        if len(batch.disliked[r]):
-            valid &= ~np.isin(keys[r], batch.disliked[r])
-        lists[user_id] = list(zip(keys[r][valid][:k].tolist(), scores[r][valid][:k].tolist(),
-                                  strict=True))
+        pairs = zip(key_rows[r], score_rows[r], strict=True)
+        if complete[r]:
+            lists[user_id] = list(islice(pairs, k))
+        else:
+            lists[user_id] = [p for p, ok in zip(pairs, valid[r].tolist(), strict=True) if ok][:k]
     return lists
 
 
@@ -231,10 +251,11 @@ def plan_refresh(version_id: int) -> list[list[Any]] | None:
         logger.warning("not refreshing lists of model version %s: it cannot serve", version_id)
         return None
     cache.set_value(_pending_key(version.slot), version.pk, PENDING_TTL)
-    users = list(Interaction.objects.order_by("user_id").values_list("user_id", flat=True)
-                 .distinct())
+    users = list(
+        Interaction.objects.order_by("user_id").values_list("user_id", flat=True).distinct()
+    )
     size = max(1, int(app_settings.REFRESH_CHUNK_SIZE))
-    return [users[i:i + size] for i in range(0, len(users), size)]
+    return [users[i : i + size] for i in range(0, len(users), size)]
 
 
 def score_chunk(version_id: int, user_ids: Sequence[Any]) -> int:
@@ -260,8 +281,9 @@ def switch_lists(version_id: int) -> bool:
     """
     version = ModelVersion.objects.filter(pk=version_id).first()
     if version is None or not version.is_active:
-        logger.info("lists of model version %s written but not switched to: no longer active",
-                    version_id)
+        logger.info(
+            "lists of model version %s written but not switched to: no longer active", version_id
+        )
         return False
     if not cache.set_current_version(version.pk, version.slot):
         raise cache.CacheUnavailable(f"could not switch readers to version {version.pk}")
@@ -340,11 +362,11 @@ def retrain_due(slot: str = "default") -> ModelVersion | None:
     recent = timezone.now() - timedelta(seconds=app_settings.TRAIN_LOCK_TIMEOUT)
     busy = ModelVersion.objects.in_slot(slot).filter(
         status__in=[ModelVersion.Status.QUEUED, ModelVersion.Status.TRAINING],
-        created_at__gte=recent)
+        created_at__gte=recent,
+    )
     if busy.exists():
         return None
     arrived = _new_interactions(registry.active_version(slot)).order_by()
     if arrived[:threshold].count() < threshold:
         return None
     return enqueue_version(slot=slot)
-

@@ -37,8 +37,13 @@ logger = logging.getLogger("recommender")
 
 # Errors a later attempt may not meet: the database or the cache was briefly unreachable.
 TRANSIENT = (OperationalError, InterfaceError, services.CacheUnavailable)
-RETRYING = {"autoretry_for": TRANSIENT, "retry_backoff": True, "retry_backoff_max": 300,
-            "retry_jitter": True, "max_retries": 8}
+RETRYING = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
 BUSY_RETRY_SECONDS = 60
 
 

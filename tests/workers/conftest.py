@@ -36,8 +36,10 @@ def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
 def _require_redis() -> str:
     url = os.environ.get("REDIS_URL", "")
     if not url:
-        message = ("integration tests need a real Redis: set REDIS_URL, for example "
-                   "redis://127.0.0.1:6379/15 (make test does)")
+        message = (
+            "integration tests need a real Redis: set REDIS_URL, for example "
+            "redis://127.0.0.1:6379/15 (make test does)"
+        )
         if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message)
@@ -50,10 +52,15 @@ def redis_cache(settings):
     of its own, so concurrent test runs never see each other's lists; emptied afterwards."""
     url = _require_redis()
     prefix = f"recommender-tests-{uuid.uuid4().hex[:10]}"
-    settings.CACHES = {**settings.CACHES, "redis": {
-        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": url, "KEY_PREFIX": prefix,
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
-    }}
+    settings.CACHES = {
+        **settings.CACHES,
+        "redis": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
+        },
+    }
     settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "redis"}
     backend = caches["redis"]
     try:
@@ -69,10 +76,14 @@ def redis_cache(settings):
 
 def cache_down(settings):
     """Point the recommender's cache at a closed port (the broker keeps working)."""
-    settings.CACHES = {**settings.CACHES, "redis": {
-        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_DOWN,
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
-    }}
+    settings.CACHES = {
+        **settings.CACHES,
+        "redis": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_DOWN,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        },
+    }
     settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "redis"}
 
 
@@ -109,16 +120,28 @@ def worker(redis_cache, settings):
     app = Celery(f"tests-worker-{run}", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.update(
-        task_always_eager=False, broker_url=url, result_backend=url,
+        task_always_eager=False,
+        broker_url=url,
+        result_backend=url,
         task_default_queue=queues[0],
         task_routes={"recommender.tasks.train_model": {"queue": queues[1]}},
-        worker_hijack_root_logger=False, broker_connection_retry_on_startup=False,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=False,
         result_expires=600,
     )
     connection_created.connect(_sqlite_read_uncommitted)
     try:
-        with _current(app), start_worker(app, pool="threads", concurrency=3, queues=queues,
-                                          perform_ping_check=False, shutdown_timeout=60):
+        with (
+            _current(app),
+            start_worker(
+                app,
+                pool="threads",
+                concurrency=3,
+                queues=queues,
+                perform_ping_check=False,
+                shutdown_timeout=60,
+            ),
+        ):
             yield app
     finally:
         connection_created.disconnect(_sqlite_read_uncommitted)
@@ -137,8 +160,11 @@ class TaskLog:
 
     def count(self, name, args=None, kind="ran"):
         with self.lock:
-            return sum(1 for n, a in getattr(self, kind) if n == name and
-                       (args is None or tuple(a) == tuple(args)))
+            return sum(
+                1
+                for n, a in getattr(self, kind)
+                if n == name and (args is None or tuple(a) == tuple(args))
+            )
 
 
 @pytest.fixture

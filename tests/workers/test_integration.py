@@ -34,18 +34,20 @@ pytestmark = [
 def ease(settings, tmp_path):
     """Train with EASE (fast, no TensorFlow), artifacts in a temporary folder."""
     settings.MEDIA_ROOT = tmp_path
-    settings.RECOMMENDER = {**settings.RECOMMENDER,
-                            "BACKEND": "recommender.ml.baselines.EASERecommender",
-                            "BACKEND_PARAMS": {"l2": 10.0}, "REFRESH_CHUNK_SIZE": 7,
-                            "REFRESH_DEBOUNCE_SECONDS": 0.2}
+    settings.RECOMMENDER = {
+        **settings.RECOMMENDER,
+        "BACKEND": "recommender.ml.baselines.EASERecommender",
+        "BACKEND_PARAMS": {"l2": 10.0},
+        "REFRESH_CHUNK_SIZE": 7,
+        "REFRESH_DEBOUNCE_SECONDS": 0.2,
+    }
 
 
 def _pointer_is(version_id):
     return lambda: cache.get_current_version() == version_id
 
 
-def test_train_then_lists_cached_then_an_event_refreshes_its_user(worker, ease, planted,
-                                                                  task_log):
+def test_train_then_lists_cached_then_an_event_refreshes_its_user(worker, ease, planted, task_log):
     from celery.result import AsyncResult
 
     users = planted["users"]
@@ -65,8 +67,10 @@ def test_train_then_lists_cached_then_an_event_refreshes_its_user(worker, ease, 
     external_id = _external_id(bought)
     services.record_events([{"item": external_id, "event_type": "purchase"}], user=user)
 
-    after = wait_for(lambda: _newer_list(version_id, user.pk, before["at"]),
-                     message="the user's list to be refreshed")
+    after = wait_for(
+        lambda: _newer_list(version_id, user.pk, before["at"]),
+        message="the user's list to be refreshed",
+    )
     assert bought not in dict(after["items"])
     answer = services.recommend_for_user(user, limit=5)
     assert answer.source == "cached" and bought not in [r.item.pk for r in answer]
@@ -91,19 +95,25 @@ def test_a_burst_of_events_costs_one_refresh(worker, ease, planted, task_log, se
     before = cache.get_list(version_id, user.pk)
     for item in planted["items"]["Games"][:5]:
         services.record_events([{"item": item.external_id, "event_type": "view"}], user=user)
-    wait_for(lambda: _newer_list(version_id, user.pk, before["at"]),
-             message="the refresh after the burst")
+    wait_for(
+        lambda: _newer_list(version_id, user.pk, before["at"]),
+        message="the refresh after the burst",
+    )
     assert task_log.count("recommender.tasks.refresh_user", (user.pk,)) == 1
 
 
 def test_two_concurrent_trainings_train_once(worker, ease, planted, settings):
-    settings.RECOMMENDER = {**settings.RECOMMENDER,
-                            "BACKEND": "tests.workers.backends.GatedEASERecommender"}
+    settings.RECOMMENDER = {
+        **settings.RECOMMENDER,
+        "BACKEND": "tests.workers.backends.GatedEASERecommender",
+    }
     backends.GATE.clear()  # the first run to take the lock waits inside fit()
     try:
         first, second = tasks.train_model.delay(), tasks.train_model.delay()
-        done = wait_for(lambda: [r for r in (first, second) if r.ready()],
-                        message="one of the two runs to give up")
+        done = wait_for(
+            lambda: [r for r in (first, second) if r.ready()],
+            message="one of the two runs to give up",
+        )
         assert len(done) == 1 and done[0].get() is None  # it found the lock taken
         assert ModelVersion.objects.filter(status="training").count() == 1
     finally:
@@ -113,8 +123,9 @@ def test_two_concurrent_trainings_train_once(worker, ease, planted, settings):
     assert list(ModelVersion.objects.values_list("pk", "status")) == [(version_id, "ready")]
 
 
-def test_a_failed_refresh_retries_until_the_cache_is_back(worker, ease, planted, task_log,
-                                                          settings):
+def test_a_failed_refresh_retries_until_the_cache_is_back(
+    worker, ease, planted, task_log, settings
+):
     version_id = tasks.train_model.delay().get(timeout=120)
     wait_for(_pointer_is(version_id), message="the first full refresh")
     user = planted["users"][7]
@@ -122,11 +133,16 @@ def test_a_failed_refresh_retries_until_the_cache_is_back(worker, ease, planted,
     healthy = settings.CACHES
     cache_down(settings)
     tasks.refresh_user.delay(user.pk)
-    wait_for(lambda: task_log.count("recommender.tasks.refresh_user", (user.pk,), "retried"),
-             message="the refresh to fail and be retried")
+    wait_for(
+        lambda: task_log.count("recommender.tasks.refresh_user", (user.pk,), "retried"),
+        message="the refresh to fail and be retried",
+    )
     settings.CACHES = healthy
-    wait_for(lambda: _newer_list(version_id, user.pk, before["at"]), timeout=60,
-             message="the retried refresh to write the list")
+    wait_for(
+        lambda: _newer_list(version_id, user.pk, before["at"]),
+        timeout=60,
+        message="the retried refresh to write the list",
+    )
 
 
 def test_a_version_switch_is_atomic_for_readers(worker, ease, planted, task_log):
@@ -159,8 +175,9 @@ def test_a_version_switch_is_atomic_for_readers(worker, ease, planted, task_log)
     switched_at = min(at for at, version_id, _ in snapshots if version_id == new)
     written = [cache.get_list(new, u.pk)["at"] for u in users]
     assert max(written) <= switched_at  # every new list was written before readers switched
-    wait_for(lambda: task_log.count("recommender.tasks.switch_lists", (new,)) == 1,
-             message="one switch")
+    wait_for(
+        lambda: task_log.count("recommender.tasks.switch_lists", (new,)) == 1, message="one switch"
+    )
 
 
 def test_requests_still_answer_when_redis_is_down(ease, planted, settings, redis_cache, caplog):
@@ -175,8 +192,7 @@ def test_requests_still_answer_when_redis_is_down(ease, planted, settings, redis
     with caplog.at_level(logging.WARNING, logger="recommender"):
         answer = services.recommend_for_user(user, limit=5)
         anonymous = services.recommend_for_user(None, limit=5)
-        stored = services.record_events([{"item": "books-0", "event_type": "view"}],
-                                        user=user)
+        stored = services.record_events([{"item": "books-0", "event_type": "view"}], user=user)
     assert answer.source == "computed" and len(answer) == 5
     assert anonymous.source == "popular" and len(anonymous) == 5
     assert len(stored.created) == 1  # the interaction log lives in the database

@@ -36,8 +36,7 @@ def test_batched_scoring_equals_fold_in_for_every_user(trained_version, planted)
     for user in users:
         expected = score_user(scorer, user.pk, 10)
         assert [pk for pk, _ in ranked[user.pk]] == [pk for pk, _ in expected], user
-        assert [s for _, s in ranked[user.pk]] == pytest.approx([s for _, s in expected],
-                                                                rel=1e-5)
+        assert [s for _, s in ranked[user.pk]] == pytest.approx([s for _, s in expected], rel=1e-5)
     assert top[0][0] not in dict(ranked[ann.pk])  # disliked, never recommended
 
 
@@ -206,7 +205,8 @@ def test_retire_keeps_the_newest_and_every_version_still_in_use(trained_version,
 
 @pytest.mark.integration
 def test_retire_deletes_cached_lists_where_the_cache_can_match_keys(
-        trained_version, planted, redis_cache):
+    trained_version, planted, redis_cache
+):
     users = planted["users"]
     refresh.refresh_all(trained_version.pk)
     newer = services.train()
@@ -221,8 +221,15 @@ def test_retire_deletes_cached_lists_where_the_cache_can_match_keys(
 
 
 def _add_events(user, items, n, when=None):
-    rows = [Interaction(user=user, item=items[i % len(items)], event_type="view",
-                        timestamp=when or timezone.now()) for i in range(n)]
+    rows = [
+        Interaction(
+            user=user,
+            item=items[i % len(items)],
+            event_type="view",
+            timestamp=when or timezone.now(),
+        )
+        for i in range(n)
+    ]
     Interaction.objects.bulk_create(rows)
 
 

@@ -53,8 +53,10 @@ def test_schedule_refresh_skips_users_whose_refresh_is_already_due(user, other_u
 
 def test_train_model_trains_and_returns_the_version(planted, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.RECOMMENDER = {**settings.RECOMMENDER,
-                            "BACKEND": "recommender.ml.baselines.EASERecommender"}
+    settings.RECOMMENDER = {
+        **settings.RECOMMENDER,
+        "BACKEND": "recommender.ml.baselines.EASERecommender",
+    }
     version_id = tasks.train_model.delay().get()
     assert ModelVersion.objects.get(pk=version_id).status == "ready"
     queued = services.enqueue_version()
@@ -82,8 +84,9 @@ def test_maybe_retrain_trains_when_enough_events_arrived(trained_version, plante
     settings.RECOMMENDER = {**settings.RECOMMENDER, "RETRAIN_AFTER_INTERACTIONS": 3}
     assert tasks.maybe_retrain.delay().get() is None
     user, item = planted["users"][0], planted["items"]["Music"][0]
-    Interaction.objects.bulk_create([Interaction(user=user, item=item, event_type="view")
-                                     for _ in range(3)])
+    Interaction.objects.bulk_create(
+        [Interaction(user=user, item=item, event_type="view") for _ in range(3)]
+    )
     version_id = tasks.maybe_retrain.delay().get()
     assert version_id is not None
     # Non-transactional test: the on_commit enqueue never fires, so the run is still queued.
@@ -94,8 +97,9 @@ def test_maybe_retrain_trains_when_enough_events_arrived(trained_version, plante
 def test_maybe_retrain_enqueues_training_after_commit(trained_version, planted, settings):
     settings.RECOMMENDER = {**settings.RECOMMENDER, "RETRAIN_AFTER_INTERACTIONS": 2}
     user, item = planted["users"][0], planted["items"]["Music"][0]
-    Interaction.objects.bulk_create([Interaction(user=user, item=item, event_type="view")
-                                     for _ in range(2)])
+    Interaction.objects.bulk_create(
+        [Interaction(user=user, item=item, event_type="view") for _ in range(2)]
+    )
     version_id = tasks.maybe_retrain.delay().get()
     assert ModelVersion.objects.get(pk=version_id).status == "ready"
 
@@ -131,8 +135,9 @@ def broken_broker():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_broker_outage_never_loses_events_or_breaks_the_request(user, items, broken_broker,
-                                                                     caplog):
+def test_a_broker_outage_never_loses_events_or_breaks_the_request(
+    user, items, broken_broker, caplog
+):
     with caplog.at_level(logging.ERROR, logger="recommender"):
         result = services.record_events([{"item": "i1", "event_type": "view"}], user=user)
     assert len(result.created) == 1
@@ -159,7 +164,8 @@ def test_the_worker_code_paths_never_import_tensorflow(tmp_path):
         print("ok")
     """)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"

@@ -1,0 +1,213 @@
+"""Full refresh of every user's list: our path against the bare numpy floor, in one run.
+
+    python benchmarks/refresh_all.py [--users 100000] [--items 20000] [--dim 64] [--k 100]
+        [--history 20] [--repeat 2] [--redis redis://127.0.0.1:6379/14] [--no-redis]
+
+Both sides score the same users' histories with the same autoencoder-shaped arrays (what
+``AutoencoderRecommender.export`` writes at this catalogue size: no EASE part above 5,000
+items) in batches of 1,024 users:
+
+* floor: the matrix products (row norms, ``X @ W_enc``, ``tanh``, ``H @ W_dec`` + bias) and
+  ``argpartition`` of the top ``k``; nothing else (not even sorting the ``k``);
+* ours: ``recommender.refresh.rank_histories`` per REFRESH_CHUNK_SIZE chunk, exactly what each
+  ``score_chunk`` task runs after its history query: recency weighting, ``Scorer.
+  recommend_batch`` (seen items excluded, top ``k`` sorted), dislikes filtered, and the
+  per-user ``[(item, score), ...]`` lists built.
+
+Each side's time is the best of ``--repeat`` runs. Then every list is written to Redis with
+``recommender.cache.set_lists`` (django-redis, pipelined ``set_many`` of 500 lists), timed
+on its own, and the keys are deleted again. The history query is not part of this script
+(see benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+BATCH = 1024
+
+
+def _parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=20_000)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--k", type=int, default=100)
+    parser.add_argument("--history", type=int, default=20, help="mean history length")
+    parser.add_argument("--chunk", type=int, default=2000, help="REFRESH_CHUNK_SIZE")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    )
+    parser.add_argument("--no-redis", action="store_true")
+    return parser.parse_args()
+
+
+def _setup_django(redis_url: str, chunk: int) -> None:
+    import django
+    from django.conf import settings
+
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if redis_url:
+        caches["lists"] = {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        }
+    settings.configure(
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "recommender"],
+        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
+        CACHES=caches,
+        USE_TZ=True,
+        RECOMMENDER={
+            "CACHE_ALIAS": "lists" if redis_url else "default",
+            "REFRESH_CHUNK_SIZE": chunk,
+        },
+    )
+    django.setup()
+
+
+def _arrays(n_items: int, dim: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Arrays shaped like an exported autoencoder (weights random: only shapes matter)."""
+    return {
+        "item_keys": np.arange(1, n_items + 1, dtype=np.int64),
+        "popularity": rng.pareto(1.5, n_items).astype(np.float32),
+        "model_kind": np.array("autoencoder"),
+        "encoder_kernel": rng.normal(0, 0.05, (n_items, dim)).astype(np.float32),
+        "encoder_bias": np.zeros(dim, np.float32),
+        "decoder_kernel": rng.normal(0, 0.05, (dim, n_items)).astype(np.float32),
+        "decoder_bias": rng.normal(0, 0.1, n_items).astype(np.float32),
+        "recency_half_life": np.float32(0.1),
+        "recency_floor": np.float32(0.0),
+    }
+
+
+def _histories(n_users: int, n_items: int, mean: int, rng: np.random.Generator):
+    """CSR histories (popular items more likely), times aligned with the data, and a few
+    dislikes, as ``refresh.load_histories`` returns them."""
+    lengths = np.clip(rng.geometric(1.0 / mean, n_users), 1, 500)
+    weights = rng.pareto(1.2, n_items) + 1e-3
+    p = weights / weights.sum()
+    rows = np.repeat(np.arange(n_users), lengths)
+    cols = rng.choice(n_items, size=len(rows), p=p)
+    matrix = sp.csr_matrix(
+        (np.log2(1 + rng.integers(1, 9, len(rows))).astype(np.float32), (rows, cols)),
+        shape=(n_users, n_items),
+    )
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    times = rng.random(matrix.nnz)
+    disliked = [
+        rng.integers(1, n_items + 1, 2) if u % 10 == 0 else np.empty(0, np.int64)
+        for u in range(n_users)
+    ]
+    return matrix, times, disliked
+
+
+def floor(arrays, histories: sp.csr_matrix, k: int) -> float:
+    """The matrix products and argpartition only; seconds."""
+    enc, enc_b = arrays["encoder_kernel"], arrays["encoder_bias"]
+    dec, dec_b = arrays["decoder_kernel"], arrays["decoder_bias"]
+    start = time.perf_counter()
+    for lo in range(0, histories.shape[0], BATCH):
+        x = histories[lo : lo + BATCH]
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1), np.float32))
+        hidden = np.tanh(np.asarray(x @ enc) / np.maximum(norms, 1e-12) + enc_b)
+        scores = hidden @ dec + dec_b
+        np.argpartition(scores, -k, axis=1)[:, -k:]
+    return time.perf_counter() - start
+
+
+def ours(scorer, histories, times, disliked, k: int, chunk: int):
+    """``refresh.rank_histories`` chunk by chunk, as the score_chunk tasks run it."""
+    from recommender.refresh import HistoryBatch, rank_histories
+
+    lists = {}
+    start = time.perf_counter()
+    for lo in range(0, histories.shape[0], chunk):
+        hi = min(lo + chunk, histories.shape[0])
+        part = histories[lo:hi]
+        batch = HistoryBatch(
+            list(range(lo, hi)),
+            part,
+            times[histories.indptr[lo] : histories.indptr[hi]],
+            disliked[lo:hi],
+        )
+        lists.update(rank_histories(scorer, batch, k))
+    return time.perf_counter() - start, lists
+
+
+def write(lists, chunk: int) -> tuple[float, int]:
+    """All lists through ``cache.set_lists`` in chunks; seconds and bytes now in Redis."""
+    from django.core.cache import caches
+
+    from recommender import cache
+
+    users = list(lists)
+    start = time.perf_counter()
+    for lo in range(0, len(users), chunk):
+        if not cache.set_lists(1, {u: lists[u] for u in users[lo : lo + chunk]}):
+            sys.exit("Redis refused the writes")
+    seconds = time.perf_counter() - start
+    client = caches["lists"].client.get_client()
+    used = client.info("memory")["used_memory"]
+    caches["lists"].delete_pattern("*")
+    return seconds, used - client.info("memory")["used_memory"]
+
+
+def main() -> int:
+    args = _parse()
+    redis_url = "" if args.no_redis else args.redis
+    _setup_django(redis_url, args.chunk)
+    from recommender.ml.scoring import Scorer
+
+    rng = np.random.default_rng(0)
+    print(
+        f"{args.users:,} users x {args.items:,} items, {args.dim} dims, top {args.k}, "
+        f"mean history {args.history}, {os.cpu_count()} CPU cores, numpy {np.__version__}"
+    )
+    arrays = _arrays(args.items, args.dim, rng)
+    scorer = Scorer(arrays)
+    histories, times, disliked = _histories(args.users, args.items, args.history, rng)
+    print(f"histories: {histories.nnz:,} entries")
+
+    floor_s, ours_s, lists = [], [], None
+    for _ in range(args.repeat):
+        floor_s.append(floor(arrays, histories, args.k))
+        seconds, lists = ours(scorer, histories, times, disliked, args.k, args.chunk)
+        ours_s.append(seconds)
+    f, o = min(floor_s), min(ours_s)
+    print(
+        f"bare numpy floor (products + argpartition): {f:8.2f} s  "
+        f"({args.users / f:,.0f} users/s)  runs: {', '.join(f'{s:.2f}' for s in floor_s)}"
+    )
+    print(
+        f"our refresh path (rank_histories):          {o:8.2f} s  "
+        f"({args.users / o:,.0f} users/s)  runs: {', '.join(f'{s:.2f}' for s in ours_s)}"
+    )
+    print(f"ratio ours / floor: {o / f:.2f}x (target: at most 1.5x)")
+    assert len(lists) == args.users and all(len(v) == args.k for v in lists.values())
+
+    if redis_url:
+        seconds, used = write(lists, args.chunk)
+        print(
+            f"Redis writes (cache.set_lists, pipelined): {seconds:8.2f} s  "
+            f"({args.users / seconds:,.0f} lists/s, {used / 2**20:,.0f} MiB in Redis, "
+            f"{used / args.users:,.0f} B per list of {args.k})"
+        )
+        print(f"total, ours + writes: {o + seconds:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
