@@ -95,8 +95,11 @@ def run_wrk(url: str, path: str, tokens: list[str], seconds: int, connections: i
 
 def parse_wrk(out: str) -> dict:
     def ms(text: str) -> float:
-        value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
+
+    if "Requests/sec" not in out or "99%" not in out:
+        sys.exit(f"unexpected wrk output:\n{out}")
 
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
