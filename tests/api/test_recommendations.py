@@ -160,3 +160,12 @@ def test_unknown_user_is_a_404_naming_it(as_staff, user_id, contract):
     response = contract(as_staff.get(f"/api/users/{user_id}/recommendations/"))
     assert response.status_code == 404
     assert user_id in response.json()["user_id"][0]
+
+
+def test_a_token_is_obtained_with_the_users_credentials(api, user):
+    response = api.post("/api/token/", {"username": "ann@example.com", "password": "pw-ann-123"})
+    assert response.status_code == 200
+    api.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+    assert api.get("/api/me/data/").json()["user"] == str(user.pk)
+    refused = api.post("/api/token/", {"username": "ann@example.com", "password": "wrong"})
+    assert refused.status_code == 400 and refused.json()["non_field_errors"]
