@@ -105,8 +105,8 @@ def parse_wrk(out: str) -> dict:
     errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": ms(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": ms(re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1)),
+        "p99": ms(re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1)),
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "bad": int(bad.group(1)) if bad else 0,
         "socket_errors": errors.group(1) if errors else "",
