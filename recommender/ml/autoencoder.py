@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "content_neighbours": 20,
     "validation_share": 0.1,
     "max_seconds": None,
+    # Early stopping: stop once validation NDCG@10 has not improved for this many epochs
+    # and keep the best epoch's weights (None or 0 disables it). With fewer validation users
+    # than early_stopping_users the metric is too noisy to stop on (it would stop small
+    # catalogues half-trained), so all epochs run.
+    "patience": 5,
+    "early_stopping_users": 200,
     "seed": 0,
 }
 
@@ -203,6 +209,8 @@ def _train(
     trainer = SparseTrainer(model, float(p["learning_rate"]), float(p["dropout"]), int(p["seed"]))
     epochs = p["epochs"] or _auto_epochs(n_users)
     batch = p["batch_size"] or (128 if n_users <= 20_000 else 512)
+    enough = len(split.users) >= int(p["early_stopping_users"])
+    stopper = _EarlyStopping(int(p["patience"] or 0) if enough else 0)
     started = time.perf_counter()
     for epoch in range(int(epochs)):
         loss = trainer.run_epoch(inputs, targets, int(batch))
@@ -211,9 +219,34 @@ def _train(
             scores = trainer.predict(inputs[split.users])
             logs["val_ndcg@10"] = ndcg_at_k(scores, inputs[split.users], split.heldout)
         log(epoch, logs)
+        if stopper.should_stop(logs.get("val_ndcg@10"), trainer):
+            break
         if p["max_seconds"] and time.perf_counter() - started > float(p["max_seconds"]):
             break
-    return model, trainer.numpy_weights()
+    weights = stopper.best_weights or trainer.numpy_weights()
+    _set_keras_weights(model, weights)
+    return model, weights
+
+
+class _EarlyStopping:
+    """Keeps the weights of the best validation epoch; says stop after ``patience`` epochs
+    without improvement. Disabled when ``patience`` is 0 or there is no validation."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best = -math.inf
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.waited = 0
+
+    def should_stop(self, metric: float | None, trainer: Any) -> bool:
+        if not self.patience or metric is None:
+            return False
+        if metric > self.best:
+            self.best, self.waited = metric, 0
+            self.best_weights = trainer.numpy_weights()
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
 
 
 def _build_keras(n_items: int, hidden: int, dropout: float) -> Any:

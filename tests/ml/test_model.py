@@ -171,3 +171,24 @@ def test_tiny_dataset_still_fits_and_serves():
     model = AutoencoderRecommender(hidden=4, epochs=2).fit(dataset)
     scorer = Scorer(model.export())
     assert [k for k, _ in scorer.recommend([10], k=5)] and len(model.history) == 2
+
+
+def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience():
+    from recommender.ml.autoencoder import _EarlyStopping
+
+    class Trainer:
+        epoch = 0
+
+        def numpy_weights(self):
+            return {"epoch": np.array([self.epoch])}
+
+    trainer, stopper = Trainer(), _EarlyStopping(patience=2)
+    stops = []
+    for epoch, metric in enumerate([0.1, 0.3, 0.2, 0.25, 0.4]):
+        trainer.epoch = epoch
+        stops.append(stopper.should_stop(metric, trainer))
+        if stops[-1]:
+            break
+    assert stops == [False, False, False, True]
+    assert int(stopper.best_weights["epoch"][0]) == 1  # the best epoch's weights are kept
+    assert not _EarlyStopping(patience=0).should_stop(0.1, trainer)
