@@ -94,20 +94,23 @@ def run_wrk(url: str, path: str, tokens: list[str], seconds: int, connections: i
 
 
 def parse_wrk(out: str) -> dict:
+    def grab(pattern: str) -> str:
+        found = re.search(pattern, out, re.M)
+        if found is None:
+            sys.exit(f"unexpected wrk output (no {pattern!r}):\n{out}")
+        return found.group(1)
+
     def ms(text: str) -> float:
         value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text).groups()
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
 
-    if "Requests/sec" not in out or "99%" not in out:
-        sys.exit(f"unexpected wrk output:\n{out}")
-
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": ms(re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1)),
-        "p99": ms(re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "rps": float(grab(r"Requests/sec:\s+([\d.]+)")),
+        "p50": ms(grab(r"^\s+50%\s+(\S+)\s*$")),
+        "p99": ms(grab(r"^\s+99%\s+(\S+)\s*$")),
+        "requests": int(grab(r"(\d+) requests in")),
         "bad": int(bad.group(1)) if bad else 0,
         "socket_errors": errors.group(1) if errors else "",
     }
