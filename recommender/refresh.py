@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -49,8 +48,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("recommender")
-# Most disliked items a user can have filtered out of a batched list (see rank_histories).
-MAX_DISLIKED_FILTERED = 100
+# Users scored together in rank_histories: memory is SCORE_ROWS x n_items float32 scores.
+SCORE_ROWS = 1024
 PENDING_TTL = 6 * 3600  # a full refresh that has not switched after this is considered dead
 
 
@@ -216,30 +215,78 @@ def _as_csr(user_ids, rows, cols, weights, times, disliked, n_items) -> HistoryB
 
 
 def rank_histories(scorer, batch: HistoryBatch, k: int) -> dict[Any, list[tuple[int, float]]]:
-    """Top ``k`` (item key, score) per user of a batch, in one ``Scorer.recommend_batch`` pass.
+    """Top ``k`` (item key, score) per user of a batch, scored SCORE_ROWS users at a time.
 
-    Seen items are left out when EXCLUDE_SEEN is on, disliked items always (up to
-    MAX_DISLIKED_FILTERED of them per user: the batch asks for that many extra items).
+    Seen items (when EXCLUDE_SEEN is on) and disliked items are left out. The scores come from
+    ``Scorer.score`` (the same products as ``Scorer.recommend_batch``); excluded items are set
+    to -inf in place and the top ``k`` found with one ``argpartition``, because the boolean
+    mask and the two extra copies of the score matrix that ``recommend_batch`` makes cost
+    about 0.7x the products and partition themselves at 20,000 items (benchmarks/README.md).
     """
     if not batch.user_ids:
         return {}
-    extra = min(max(map(len, batch.disliked)), MAX_DISLIKED_FILTERED)
-    keys, scores = scorer.recommend_batch(
-        batch.histories, k + extra, exclude_seen=app_settings.EXCLUDE_SEEN, timestamps=batch.times
-    )
+    keys, scores = _top_k(scorer, batch, k)
     valid = keys >= 0
-    for r in (r for r, d in enumerate(batch.disliked) if len(d)):
-        valid[r] &= ~np.isin(keys[r], batch.disliked[r])
-    complete = valid[:, :k].all(axis=1)
-    key_rows, score_rows = keys.tolist(), scores.tolist()  # whole matrices: fast
+    complete = valid.all(axis=1)
+    key_rows, score_rows = keys.tolist(), scores.tolist()  # whole matrices at once: fast
     lists = {}
     for r, user_id in enumerate(batch.user_ids):
         pairs = zip(key_rows[r], score_rows[r], strict=True)
         if complete[r]:
-            lists[user_id] = list(islice(pairs, k))
+            lists[user_id] = list(pairs)
         else:
-            lists[user_id] = [p for p, ok in zip(pairs, valid[r].tolist(), strict=True) if ok][:k]
+            lists[user_id] = [p for p, ok in zip(pairs, valid[r].tolist(), strict=True) if ok]
     return lists
+
+
+def _top_k(scorer, batch: HistoryBatch, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Item keys (-1 where nothing is left) and scores, ``[n, k]``, best first."""
+    histories = batch.histories
+    n, k = histories.shape[0], min(k, scorer.n_items)
+    keys = np.full((n, k), -1, np.int64)
+    values = np.full((n, k), -np.inf, np.float32)
+    rows, cols = _excluded(scorer, batch)
+    for lo in range(0, n, SCORE_ROWS):
+        hi = min(lo + SCORE_ROWS, n)
+        times = batch.times[histories.indptr[lo] : histories.indptr[hi]]
+        scores = scorer.score(histories[lo:hi], times)  # a new array: masked in place
+        a, b = np.searchsorted(rows, [lo, hi])
+        scores[rows[a:b] - lo, cols[a:b]] = -np.inf
+        index, values[lo:hi] = _best(scores, k)
+        keys[lo:hi] = np.where(index >= 0, scorer.item_keys[np.maximum(index, 0)], -1)
+    return keys, values
+
+
+def _excluded(scorer, batch: HistoryBatch) -> tuple[np.ndarray, np.ndarray]:
+    """(row, column) of every item a row must not get, sorted by row."""
+    histories = batch.histories
+    parts = [(np.empty(0, np.int64), np.empty(0, np.int64))]
+    if app_settings.EXCLUDE_SEEN:
+        counts = np.diff(histories.indptr)
+        parts.append((np.repeat(np.arange(len(counts)), counts), histories.indices))
+    for r, disliked in enumerate(batch.disliked):
+        index = scorer.index_of(disliked) if len(disliked) else ()
+        if len(index):
+            index = index[index >= 0]
+            parts.append((np.full(len(index), r), index))
+    rows = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    cols = np.concatenate([p[1] for p in parts]).astype(np.int64)
+    order = np.argsort(rows, kind="stable")
+    return rows[order], cols[order]
+
+
+def _best(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and values of each row's ``k`` largest scores, best first (ties by column);
+    column -1 where only -inf was left."""
+    if k < scores.shape[1]:
+        columns = np.argpartition(scores, -k, axis=1)[:, -k:]
+    else:
+        columns = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    values = np.take_along_axis(scores, columns, axis=1)
+    order = np.lexsort((columns, -values), axis=-1)
+    columns = np.take_along_axis(columns, order, axis=1)
+    values = np.take_along_axis(values, order, axis=1)
+    return np.where(values > -np.inf, columns, -1), values
 
 
 def plan_refresh(version_id: int) -> list[list[Any]] | None:

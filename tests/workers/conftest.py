@@ -151,12 +151,13 @@ def worker(redis_cache, settings):
 
 
 class TaskLog:
-    """Names and arguments of the tasks the in-process worker ran, and their retries."""
+    """Names and arguments of the tasks sent, run by the in-process worker, and retried."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.ran: list[tuple[str, tuple]] = []
         self.retried: list[tuple[str, tuple]] = []
+        self.published: list[tuple[str, tuple]] = []
 
     def count(self, name, args=None, kind="ran"):
         with self.lock:
@@ -169,7 +170,7 @@ class TaskLog:
 
 @pytest.fixture
 def task_log():
-    from celery.signals import task_postrun, task_retry
+    from celery.signals import before_task_publish, task_postrun, task_retry
 
     log = TaskLog()
 
@@ -181,8 +182,14 @@ def task_log():
         with log.lock:
             log.retried.append((sender.name, tuple(request.args or ())))
 
+    def published(sender=None, body=None, **kwargs):
+        with log.lock:
+            log.published.append((sender, tuple(body[0])))
+
     task_postrun.connect(ran, weak=False)
     task_retry.connect(retried, weak=False)
+    before_task_publish.connect(published, weak=False)
     yield log
     task_postrun.disconnect(ran)
     task_retry.disconnect(retried)
+    before_task_publish.disconnect(published)
