@@ -1,7 +1,7 @@
 """Full refresh of every user's list: our path against the bare numpy floor, in one run.
 
     python benchmarks/refresh_all.py [--users 100000] [--items 20000] [--dim 64] [--k 100]
-        [--history 20] [--repeat 2] [--redis redis://127.0.0.1:6379/14] [--no-redis]
+        [--history 20] [--repeat 2] [--recommend-batch] [--no-redis] [--db]
 
 Both sides score the same users' histories with the same autoencoder-shaped arrays (what
 ``AutoencoderRecommender.export`` writes at this catalogue size: no EASE part above 5,000
@@ -18,10 +18,14 @@ items) in batches of 1,024 users:
 The sides take turns chunk by chunk (alternating which goes first), so both meet the same
 load on a shared machine; wall and CPU (process) seconds are summed per side, and each side's
 figure is the best of ``--repeat`` runs, after one warm-up chunk. Then every list is written
-to Redis with
-``recommender.cache.set_lists`` (django-redis, pipelined ``set_many`` of 500 lists), timed
-on its own, and the keys are deleted again. The history query is not part of this script
-(see benchmarks/README.md).
+to Redis with ``recommender.cache.set_lists`` (django-redis, pipelined ``set_many`` of 500
+lists), timed on its own, and the keys are deleted again (Redis: BENCH_REDIS_URL, default db 11, emptied).
+
+With ``--db`` the same users and histories then go into a fresh PostgreSQL database
+(BENCH_DATABASE_URL, default .../recommender_bench_refresh) to time what the comparison leaves
+out: the history queries of every chunk (``refresh.load_histories``), and a whole
+``refresh_all`` run by a real worker (``celery -A project worker -Q celery -c 2``), from the
+activation of the version to the pointer switch.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ import argparse
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -50,37 +53,31 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--history", type=int, default=20, help="mean history length")
     parser.add_argument("--chunk", type=int, default=2000, help="REFRESH_CHUNK_SIZE")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--redis", default="", help="default: BENCH_REDIS_URL or db 11")
+    parser.add_argument("--no-redis", action="store_true", help="skip the Redis writes")
     parser.add_argument(
-        "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+        "--db",
+        action="store_true",
+        help="also put the users in PostgreSQL: time the history queries, and the whole "
+        "refresh_all through a real worker",
     )
-    parser.add_argument("--no-redis", action="store_true")
     parser.add_argument(
         "--recommend-batch", action="store_true", help="also time Scorer.recommend_batch alone"
     )
     return parser.parse_args()
 
 
-def _setup_django(redis_url: str, chunk: int) -> None:
-    import django
-    from django.conf import settings
+def _setup_django(redis_url: str) -> None:
+    """The demo project in production shape (benchmarks/worker_settings.py): its default cache
+    is django-redis on the benchmarks' Redis database, which is emptied."""
+    from benchmarks import worker_site
 
-    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     if redis_url:
-        caches["lists"] = {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": redis_url,
-            "KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-        }
-    settings.configure(
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "recommender"],
-        DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
-        CACHES=caches,
-        USE_TZ=True,
-        RECOMMENDER={
-            "CACHE_ALIAS": "lists" if redis_url else "default",
-            "REFRESH_CHUNK_SIZE": chunk,
-        },
-    )
+        os.environ["BENCH_REDIS_URL"] = redis_url
+    worker_site.configure("recommender_bench_refresh")
+    worker_site.claim_redis()
+    import django
+
     django.setup()
 
 
@@ -191,16 +188,99 @@ def write(lists, chunk: int) -> tuple[float, int]:
         if not cache.set_lists(1, {u: lists[u] for u in users[lo : lo + chunk]}):
             sys.exit("Redis refused the writes")
     seconds = time.perf_counter() - start
-    client = caches["lists"].client.get_client()
+    client = caches["default"].client.get_client()
     used = client.info("memory")["used_memory"]
-    caches["lists"].delete_pattern("*")
+    caches["default"].delete_pattern("*")
     return seconds, used - client.info("memory")["used_memory"]
+
+
+EVENTS = np.array(["view", "click", "like", "add_to_cart", "purchase"])
+
+
+def _copy_site(histories: sp.csr_matrix, times: np.ndarray) -> None:
+    """Users, items and interactions with COPY (bulk_create would take minutes here)."""
+    from django.db import connection
+
+    n_users, n_items = histories.shape
+    rng = np.random.default_rng(3)
+    now = time.time()
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        with raw.copy(
+            "COPY auth_user (id, password, is_superuser, username, first_name, last_name, "
+            "email, is_staff, is_active, date_joined) FROM STDIN"
+        ) as copy:
+            for u in range(1, n_users + 1):
+                copy.write_row((u, "!", False, f"user{u}", "", "", "", False, True, "now"))
+        with raw.copy(
+            "COPY recommender_item (id, external_id, title, description, properties, url, "
+            "is_active, created_at, updated_at) FROM STDIN"
+        ) as copy:
+            for i in range(1, n_items + 1):
+                copy.write_row((i, f"item-{i}", f"Item {i}", "", "{}", "", True, "now", "now"))
+        rows = np.repeat(np.arange(n_users), np.diff(histories.indptr)) + 1
+        events = EVENTS[rng.integers(0, len(EVENTS), histories.nnz)]
+        stamps = now - times * 30 * 86400
+        with raw.copy(
+            "COPY recommender_interaction (user_id, item_id, event_type, timestamp, rec_id, "
+            "created_at) FROM STDIN"
+        ) as copy:
+            for user, item, event, stamp in zip(
+                rows.tolist(),
+                (histories.indices + 1).tolist(),
+                events.tolist(),
+                stamps.tolist(),
+                strict=True,
+            ):
+                copy.write_row((user, item, event, _iso(stamp), "", "now"))
+        for table in ("auth_user", "recommender_item"):
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
+            )
+        cursor.execute("ANALYZE")
+
+
+def _iso(stamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(stamp))
+
+
+def end_to_end(args, arrays, histories, times) -> None:
+    """--db: the history queries alone, then refresh_all through `celery worker -c 2`."""
+    from benchmarks import worker_site
+    from recommender import cache, refresh, registry
+    from recommender.serving import load_scorer
+
+    worker_site.prepare()
+    start = time.perf_counter()
+    _copy_site(histories, times)
+    print(
+        f"PostgreSQL: {histories.nnz:,} interactions copied in {time.perf_counter() - start:.0f} s"
+    )
+    version = worker_site.store_version(arrays)
+    scorer = load_scorer(version)
+    chunks = refresh.plan_refresh(version.pk)
+    start = time.perf_counter()
+    loaded = sum(len(refresh.load_histories(c, scorer).user_ids) for c in chunks)
+    seconds = time.perf_counter() - start
+    print(
+        f"history queries (load_histories, {len(chunks)} chunks of {args.chunk:,}): "
+        f"{seconds:.2f} s for {loaded:,} users ({loaded / seconds:,.0f} users/s)"
+    )
+    with worker_site.celery_worker(concurrency=2):
+        start = time.perf_counter()
+        registry.activate(version)  # on commit: refresh_all -> chord of score_chunk tasks
+        worker_site.wait_for(lambda: cache.get_current_version() == version.pk, 3600, "switch")
+        seconds = time.perf_counter() - start
+    print(
+        f"refresh_all through a real worker (-c 2, prefork), activation -> pointer switch: "
+        f"{seconds:.1f} s for {loaded:,} users ({loaded / seconds:,.0f} users/s)"
+    )
 
 
 def main() -> int:
     args = _parse()
-    redis_url = "" if args.no_redis else args.redis
-    _setup_django(redis_url, args.chunk)
+    _setup_django(args.redis)
     from recommender.ml.scoring import Scorer
 
     rng = np.random.default_rng(0)
@@ -230,7 +310,7 @@ def main() -> int:
         print(f"ratio {side} / floor: {wall:.2f}x wall, {cpu:.2f}x CPU (target: at most 1.5x)")
     assert len(lists) == args.users and all(len(v) == args.k for v in lists.values())
 
-    if redis_url:
+    if not args.no_redis:
         seconds, used = write(lists, args.chunk)
         print(
             f"Redis writes (cache.set_lists, pipelined): {seconds:8.2f} s wall  "
@@ -238,6 +318,8 @@ def main() -> int:
             f"{used / args.users:,.0f} B per list of {args.k})"
         )
         print(f"total, ours + writes: {best['ours'][0] + seconds:.2f} s wall")
+    if args.db:
+        end_to_end(args, arrays, histories, times)
     return 0
 
 

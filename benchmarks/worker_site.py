@@ -32,11 +32,24 @@ def configure(database: str) -> None:
     os.environ["PYTHONPATH"] = str(ROOT)
 
 
+def claim_redis() -> None:
+    """Empty the benchmarks' Redis database, refusing one that others' keys live in."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    if client.dbsize() and not client.exists(MARKER):
+        sys.exit(
+            f"{os.environ['REDIS_URL']} holds keys these benchmarks did not write; "
+            "point BENCH_REDIS_URL at an empty Redis database."
+        )
+    client.flushdb()
+    client.set(MARKER, 1)
+
+
 def prepare() -> None:
     """Recreate the database, migrate it, empty the benchmarks' Redis database."""
     import dj_database_url
     import psycopg
-    import redis
 
     config = dj_database_url.parse(os.environ["DATABASE_URL"])
     admin = psycopg.connect(
@@ -49,14 +62,7 @@ def prepare() -> None:
     admin.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}" WITH (FORCE)')
     admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
     admin.close()
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    if client.dbsize() and not client.exists(MARKER):
-        sys.exit(
-            f"{os.environ['REDIS_URL']} holds keys these benchmarks did not write; "
-            "point BENCH_REDIS_URL at an empty Redis database."
-        )
-    client.flushdb()
-    client.set(MARKER, 1)
+    claim_redis()
 
     import django
     from django.core.management import call_command
@@ -96,11 +102,7 @@ def populate(n_users: int, n_items: int, mean_history: int, seed: int = 0) -> li
 def make_version(dim: int, seed: int = 0):
     """A ready, inactive version whose arrays have the autoencoder's shapes (random weights:
     serving cost depends on the shapes, not the values); no TensorFlow involved."""
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import storages
-
-    from recommender.ml.artifacts import save_arrays
-    from recommender.models import Item, ModelVersion
+    from recommender.models import Item
 
     rng = np.random.default_rng(seed)
     keys = np.array(Item.objects.order_by("pk").values_list("pk", flat=True), np.int64)
@@ -116,6 +118,18 @@ def make_version(dim: int, seed: int = 0):
         "recency_half_life": np.float32(0.1),
         "recency_floor": np.float32(0.0),
     }
+    return store_version(arrays)
+
+
+def store_version(arrays: dict[str, np.ndarray]):
+    """A ready, inactive version serving ``arrays`` (saved to the artifact storage)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import storages
+
+    from recommender.ml.artifacts import save_arrays
+    from recommender.models import ModelVersion
+
+    n = len(arrays["item_keys"])
     version = ModelVersion.objects.create(algorithm="benchmark", status="ready")
     path = Path(os.environ["MEDIA_ROOT"]) / "bench.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
