@@ -88,7 +88,11 @@ def traffic(trained_version, second_version, planted):
     rng = random.Random(3)
     users, catalogue = planted["users"], [i for its in planted["items"].values() for i in its]
     experiment = Experiment.objects.create(
-        name="EASE l2", version_a=trained_version, version_b=second_version, share_b=0.5
+        name="EASE l2",
+        version_a=trained_version,
+        version_b=second_version,
+        share_b=0.5,
+        started_at=timezone.now() - timedelta(days=15),
     )
     lists, events, now = [], [], timezone.now()
     for day in range(14):

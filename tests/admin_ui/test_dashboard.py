@@ -150,3 +150,15 @@ def test_version_metrics_are_oldest_first_and_bounded(db):
     assert [r["default"]["ndcg@10"] for r in rows] == pytest.approx([0.1, 0.2, 0.3])
     assert rows[0]["popularity"]["ndcg@10"] == 0.05 and rows[0]["default"]["recall@10"] is None
     assert Impression.objects.count() == 0
+
+
+def test_a_click_stamped_slightly_before_its_list_still_counts(user, items, version):
+    shown = track(user, items[:2], version=version, when=timezone.now() - timedelta(days=29))
+    Interaction.objects.create(
+        user=user,
+        item=items[0],
+        event_type="click",
+        rec_id=shown.rec_id,
+        timestamp=shown.created_at - timedelta(hours=3),
+    )  # client clock
+    assert [(r.shown, r.clicked) for r in dashboard.rates_by_version(days=30)] == [(1, 1)]
