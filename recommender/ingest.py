@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .models import EventType, Interaction, Item, validate_event_value
+from .models import Interaction, Item, validate_event_value
 
 __all__ = ["IngestResult", "record_events", "record_interaction"]
 
@@ -145,7 +145,7 @@ def record_events(events: Iterable[Any], *, user: Any = None) -> IngestResult:
     items, users = _lookup(events)
     result = IngestResult()
     pending: list[tuple[int, Interaction]] = []
-    seen_ids: set[str] = set()
+    seen_ids: set[tuple[Any, str]] = set()
     for index, event in enumerate(events):
         try:
             obj = _clean_event(event, items, users, user)
@@ -153,23 +153,25 @@ def record_events(events: Iterable[Any], *, user: Any = None) -> IngestResult:
             result.rejected.append({"index": index, "errors": exc.message_dict
                                     if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}})
             continue
-        if obj.event_id and obj.event_id in seen_ids:
+        key = (obj.user_id, obj.event_id)
+        if obj.event_id and key in seen_ids:
             result.duplicates.append({"index": index, "event_id": obj.event_id})
             continue
         if obj.event_id:
-            seen_ids.add(obj.event_id)
+            seen_ids.add(key)
         pending.append((index, obj))
     _store(pending, result)
     return result
 
 
 def _store(pending: list[tuple[int, Interaction]], result: IngestResult) -> None:
-    existing = set(Interaction.objects.filter(
-        event_id__in=[o.event_id for _, o in pending if o.event_id]
-    ).values_list("event_id", flat=True))
+    with_ids = [o for _, o in pending if o.event_id]
+    existing = set(Interaction.objects.filter(  # served by the (user, event_id) unique index
+        user_id__in={o.user_id for o in with_ids}, event_id__in={o.event_id for o in with_ids},
+    ).values_list("user_id", "event_id")) if with_ids else set()
     fresh = []
     for index, obj in pending:
-        if obj.event_id in existing:
+        if (obj.user_id, obj.event_id) in existing:
             result.duplicates.append({"index": index, "event_id": obj.event_id})
         else:
             fresh.append((index, obj))
@@ -178,7 +180,8 @@ def _store(pending: list[tuple[int, Interaction]], result: IngestResult) -> None
         with transaction.atomic():
             created = Interaction.objects.bulk_create([o for _, o in fresh])
     except IntegrityError:
-        # A concurrent request stored one of these event_ids between our check and insert:
+        # A concurrent request stored one of these (user, event_id) pairs between our check
+        # and insert:
         # fall back to one savepoint per event so the others still land exactly once.
         created = _store_one_by_one(fresh, result)
         fresh = [(i, o) for i, o in fresh if o.pk]
@@ -210,7 +213,8 @@ def record_interaction(user: Any, item: Item | str, event_type: str, *, value: f
                        rec_id: str = "") -> Interaction:
     """Store one event, raising ValidationError (naming the field) when it is refused.
 
-    A repeated ``event_id`` returns the stored interaction instead of a second row.
+    A repeated ``event_id`` (of the same user) returns the stored interaction instead of a
+    second row.
     """
     event = {"item": item.external_id if isinstance(item, Item) else item,
              "event_type": event_type, "value": value, "timestamp": timestamp,
@@ -219,5 +223,5 @@ def record_interaction(user: Any, item: Item | str, event_type: str, *, value: f
     if result.rejected:
         raise ValidationError(result.rejected[0]["errors"])
     if result.duplicates:
-        return Interaction.objects.get(event_id=event_id)
+        return Interaction.objects.get(user=user, event_id=event_id)
     return result.created[0]

@@ -127,8 +127,8 @@ class Interaction(models.Model):
     value = models.FloatField(_("value"), null=True, blank=True, help_text=_("A rating's value."))
     timestamp = models.DateTimeField(_("time"), default=timezone.now)
     event_id = models.CharField(
-        _("event id"), max_length=255, null=True, blank=True, unique=True,
-        help_text=_("Client-chosen id that makes ingestion idempotent."),
+        _("event id"), max_length=255, null=True, blank=True,
+        help_text=_("Client-chosen id, unique per user, that makes ingestion idempotent."),
     )
     rec_id = models.CharField(
         _("recommendation list"), max_length=64, blank=True, default="",
@@ -154,6 +154,12 @@ class Interaction(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(event_type__in=EventType.values), name="recommender_int_event_type"
+            ),
+            # Per user, so one user's ids can never collide with (and silently drop) another's.
+            models.UniqueConstraint(
+                fields=["user", "event_id"], condition=Q(event_id__isnull=False),
+                name="recommender_int_unique_event_id",
+                violation_error_message=_("This user already sent an event with this event id."),
             ),
         ]
 

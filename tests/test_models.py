@@ -27,10 +27,12 @@ def test_database_refuses_unknown_event_type(user, items):
         Interaction.objects.create(user=user, item=items[0], event_type="teleport")
 
 
-def test_event_id_is_unique(user, items):
+def test_event_id_is_unique_per_user(user, other_user, items):
     Interaction.objects.create(user=user, item=items[0], event_type="view", event_id="e1")
     with pytest.raises(IntegrityError), transaction.atomic():
         Interaction.objects.create(user=user, item=items[1], event_type="view", event_id="e1")
+    # Another user's ids are their own.
+    Interaction.objects.create(user=other_user, item=items[1], event_type="view", event_id="e1")
     # Many events without an event_id are fine.
     Interaction.objects.create(user=user, item=items[1], event_type="view")
     Interaction.objects.create(user=user, item=items[1], event_type="view")

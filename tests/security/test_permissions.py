@@ -198,24 +198,13 @@ def test_an_event_id_of_another_user_does_not_touch_their_event(user, other_user
         {"item": "i3", "event_type": "dislike", "event_id": "bob-1"},
         format="json",
     )
-    assert response.status_code == 200 and response.json()["duplicates"]
-    bobs = Interaction.objects.get(event_id="bob-1")
-    assert (bobs.user_id, bobs.item.external_id, bobs.event_type) == (
-        other_user.pk,
-        "i5",
-        "purchase",
-    )
-    assert not Interaction.objects.filter(user=user, item__external_id="i3").exists()
+    assert response.status_code == 201 and not response.json()["duplicates"]
+    bobs = Interaction.objects.get(user=other_user, event_id="bob-1")
+    assert (bobs.item.external_id, bobs.event_type) == ("i5", "purchase")
+    mine = Interaction.objects.get(user=user, event_id="bob-1")
+    assert (mine.item.external_id, mine.event_type) == ("i3", "dislike")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "event_id is unique across all users (Interaction.event_id unique=True), so one user "
-        "who sends an event_id first makes another user's later event with that id a "
-        "'duplicate' that is silently dropped; uniqueness per (user, event_id) would prevent it"
-    ),
-)
 def test_one_user_cannot_preempt_another_users_event_id(user, other_user, items):
     client_for(user).post(
         "/api/interactions/",
