@@ -27,6 +27,16 @@ class _SettingsRateMixin:
         rates = {**DEFAULTS["THROTTLE_RATES"], **(app_settings.THROTTLE_RATES or {})}
         return rates.get(self.scope)
 
+    def get_ident(self, request) -> str:
+        """The client's address. Unlike DRF's default, X-Forwarded-For is trusted only when
+        the host says how many proxies stand in front (``REST_FRAMEWORK["NUM_PROXIES"]``), so
+        a caller cannot reset their budget by sending a new forwarded address each time."""
+        from rest_framework.settings import api_settings
+
+        if api_settings.NUM_PROXIES is None:
+            return request.META.get("REMOTE_ADDR", "")
+        return super().get_ident(request)
+
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
             return True

@@ -126,15 +126,6 @@ def test_ingestion_is_throttled_without_storing_the_refused_batch(settings, user
     assert Interaction.objects.count() == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "DRF's get_ident trusts X-Forwarded-For when REST_FRAMEWORK['NUM_PROXIES'] is unset, so "
-        "an anonymous caller who sends a new X-Forwarded-For with each request is never "
-        "throttled; set NUM_PROXIES (0 without a proxy) in the host's settings, or key the "
-        "anonymous throttle on REMOTE_ADDR"
-    ),
-)
 def test_a_spoofed_forwarded_for_does_not_reset_the_anonymous_budget(settings, items):
     _rates(settings, anon="2/minute")
     client = client_for(None)
