@@ -40,8 +40,9 @@ def _top_k_rows(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k == 0:
         return np.empty((n_rows, 0), np.int64), np.empty((n_rows, 0), np.float32)
     part, part_values = _candidates(matrix, k)
-    # Stable sort on (-score) keeps equal scores in index order after the partition.
-    order = np.argsort(-part_values, axis=1, kind="stable")[:, :k]
+    # Sort by (-score, index): equal scores come out in index order, whatever order the
+    # partition left them in.
+    order = np.lexsort((part, -part_values), axis=-1)[:, :k]
     indices = np.take_along_axis(part, order, axis=1).astype(np.int64)
     values = np.take_along_axis(part_values, order, axis=1)
     indices[values == -np.inf] = -1

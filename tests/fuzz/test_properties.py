@@ -163,13 +163,6 @@ def test_top_k_returns_the_k_best_in_order(scores, k, data):
     assert not mask[index].any()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "top_k sorts the argpartition output stably, so ties keep the partition's order, not "
-        "index order as the comment in _top_k_rows says; sorting by (-score, index) would"
-    ),
-)
 def test_top_k_gives_equal_scores_in_index_order():
     index, _ = top_k(np.array([0, 1, 2, 1, 1, 2], np.float32), 5)
     assert index.tolist() == [2, 5, 1, 3, 4]
