@@ -4,11 +4,14 @@ The lists come from the template tags, events go through ``recommender.services`
 API, from ``recommender/track.js``), so the demo is also a worked example for host sites.
 """
 
+import re
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -17,6 +20,18 @@ from recommender.models import Category, Item
 
 BUTTON_EVENTS = {"like": "Liked", "add_to_cart": "Added to the cart", "purchase": "Bought"}
 DEMO_PASSWORD = "demo"  # set by `manage.py recommender_demo` for its shoppers
+REC_ID = re.compile(r"[\w-]{1,64}", re.ASCII)
+
+
+def _active_item(external_id: str) -> Item:
+    if "\x00" in external_id:  # PostgreSQL cannot even compare such text
+        raise Http404("No such item.")
+    return get_object_or_404(Item.objects.active(), external_id=external_id)
+
+
+def _rec_id(raw: str) -> str:
+    """The rec_id a link or a form carried, or "" when it is not one."""
+    return raw if REC_ID.fullmatch(raw or "") else ""
 
 
 def home(request):
@@ -32,8 +47,8 @@ def category(request, slug):
 
 def item(request, external_id):
     """One item, its event buttons and similar items; a visit counts as a view."""
-    shown = get_object_or_404(Item.objects.active(), external_id=external_id)
-    rec_id = request.GET.get("rec_id", "")[:64]
+    shown = _active_item(external_id)
+    rec_id = _rec_id(request.GET.get("rec_id", ""))
     if request.user.is_authenticated:
         # rec_id arrives in the link of a tracked list, so the view is credited to that list.
         services.record_interaction(request.user, shown, "view", rec_id=rec_id)
@@ -44,14 +59,14 @@ def item(request, external_id):
 @login_required
 def item_event(request, external_id):
     """The like/cart/buy buttons without JavaScript (track.js sends them to the API)."""
-    shown = get_object_or_404(Item.objects.active(), external_id=external_id)
+    shown = _active_item(external_id)
     event_type = request.POST.get("event_type", "")
     if event_type not in BUTTON_EVENTS:
         messages.error(request, "Unknown button.")
     else:
         try:
             services.record_interaction(
-                request.user, shown, event_type, rec_id=request.POST.get("rec_id", "")[:64]
+                request.user, shown, event_type, rec_id=_rec_id(request.POST.get("rec_id", ""))
             )
             messages.success(request, f"{BUTTON_EVENTS[event_type]}: {shown.title}.")
         except ValidationError as exc:

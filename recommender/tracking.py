@@ -99,7 +99,14 @@ def tracked_url(url: str, rec_id: str) -> str:
 
 
 def _request_started(**kwargs: Any) -> None:
-    flush()  # leftovers of a request whose end was never signalled
+    leftovers = pending()
+    if leftovers:
+        # The server never closed the previous response (PEP 3333 says it must), so
+        # request_finished never came: writing its impressions now could land them in another
+        # transaction, for users that no longer exist. Drop them instead.
+        logger.warning(
+            "dropping %d impressions of a request whose end was never signalled", leftovers
+        )
     _buffer.set([])
 
 

@@ -200,6 +200,11 @@ class ItemViewSet(viewsets.ModelViewSet):
     throttle_classes = THROTTLES
     pagination_class = Pagination
 
+    def get_object(self):
+        if "\x00" in self.kwargs.get(self.lookup_field, ""):  # no such id can be stored
+            raise NotFound({"external_id": ["No item has this id."]})
+        return super().get_object()
+
     def get_queryset(self):
         qs = Item.objects.prefetch_related("categories").order_by("title", "pk")
         return qs if is_staff(self.request.user) else qs.active()
@@ -304,6 +309,7 @@ class InteractionsView(APIView):
                     ]
                 }
             )
+        _refuse_nul_characters(events)
         return events
 
     def _check_users(self, request, events: list) -> None:
@@ -313,6 +319,22 @@ class InteractionsView(APIView):
         for event in events:
             if isinstance(event, Mapping) and "user" in event and str(event["user"]) != own:
                 raise PermissionDenied({"user": ["Only staff may record events of other users."]})
+
+
+def _refuse_nul_characters(events: list) -> None:
+    """Text with a NUL character cannot be stored (PostgreSQL refuses it): name where it is."""
+    for index, event in enumerate(events):
+        if not isinstance(event, Mapping):
+            continue
+        for key, value in event.items():
+            if "\x00" in str(key) or (isinstance(value, str) and "\x00" in value):
+                raise ValidationError(
+                    {
+                        "non_field_errors": [
+                            f"Event {index}: field {str(key)!r} contains a NUL character."
+                        ]
+                    }
+                )
 
 
 # -- models ----------------------------------------------------------------------------------

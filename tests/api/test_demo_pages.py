@@ -75,3 +75,15 @@ def test_sign_in_offers_the_demo_shoppers(db, django_user_model):
     client = Client()
     response = client.post("/login/", {"username": "shopper00@demo.example", "password": "demo"})
     assert response.status_code == 302 and client.get("/").context["user"].is_authenticated
+
+
+def test_odd_ids_on_demo_pages_are_refused_cleanly(shopper, planted):
+    assert shopper.get("/items/%00/").status_code == 404
+    response = shopper.get("/items/books-1/", {"rec_id": "x\x00y"})
+    assert response.status_code == 200
+    assert (
+        Interaction.objects.get(
+            user=planted["users"][0], item__external_id="books-1", event_type="view"
+        ).rec_id
+        == ""
+    )

@@ -166,3 +166,18 @@ def test_session_clients_need_the_csrf_token(user, items):
     response = post(client, {"item": "i1", "event_type": "view"})
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
     assert not Interaction.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"item": "\x00", "event_type": "like"},
+        {"item": "i1", "event_type": "view", "event_id": "a\x00b"},
+        {"item": "i1", "event_type": "view", "\x00": 1},
+    ],
+)
+def test_nul_characters_are_a_400_not_a_crash(as_user, items, contract, event):
+    response = contract(post(as_user, [{"item": "i2", "event_type": "view"}, event]))
+    assert response.status_code == 400
+    assert "Event 1" in response.json()["non_field_errors"][0]
+    assert not Interaction.objects.exists()

@@ -123,3 +123,15 @@ def test_popular_items_in_a_category(api, planted, contract):
     assert body["source"] == "popular" and len(body["results"]) == 4
     assert all(r["external_id"].startswith("games-") for r in body["results"])
     assert contract(api.get("/api/items/popular/", {"limit": 1000})).status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/api/items/%00/", "/api/items/a%00b/similar/"])
+def test_a_nul_character_in_an_item_id_is_a_json_404(api, items, contract, path):
+    response = contract(api.get(path))
+    assert response.status_code == 404 and response.json()["external_id"]
+
+
+@pytest.mark.parametrize("query", [{"category": "\x00"}, {"exclude": "i1\x00"}])
+def test_a_nul_character_in_a_query_is_a_400(api, items, query):
+    response = api.get("/api/items/popular/", query)
+    assert response.status_code == 400 and list(query)[0] in response.json()
