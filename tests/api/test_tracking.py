@@ -117,3 +117,20 @@ def test_the_click_script_is_shipped():
 
     script = open(finders.find("recommender/track.js")).read()
     assert '"click"' in script and "rec_id" in script and "X-CSRFToken" in script
+
+
+def test_a_request_never_finished_leaves_nothing_for_the_next(planted, in_request, caplog):
+    from django.core.signals import request_started
+
+    from recommender import services
+
+    request_started.disconnect(close_old_connections)
+    try:
+        request_started.send(sender=None)
+        tracking.record_impression(services.popular_items(limit=2), placement="lost")
+        with in_request():  # the server skipped request_finished: the leftover is dropped
+            assert tracking.pending() == 0
+    finally:
+        request_started.connect(close_old_connections)
+    assert not Impression.objects.filter(placement="lost").exists()
+    assert "never signalled" in caplog.text
