@@ -6,6 +6,18 @@ from django.contrib.auth import get_user_model
 from recommender.models import Category, Item
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty in-process cache: throttle counts, popular lists or rule
+    tables of an earlier test name rows that no longer exist (PostgreSQL does not reuse ids).
+    The Redis alias is left alone: integration tests manage it (it is the worker's broker)."""
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
 @pytest.fixture
 def user(db):
     return get_user_model().objects.create_user("ann@example.com", "pw-ann-123")

@@ -46,7 +46,8 @@ TEMPLATES = [{
     ]},
 }]
 
-DATABASES = {"default": dj_database_url.config(default="sqlite:///:memory:")}
+# An unset or empty DATABASE_URL means an in-memory SQLite database.
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL") or "sqlite://:memory:")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {"NAME": ""}  # in-memory
 

@@ -29,6 +29,6 @@ urlpatterns = [
 ]
 
 if apps.is_installed("rest_framework.authtoken"):
-    from rest_framework.authtoken.views import obtain_auth_token
+    from .token import TokenView  # imports authtoken's model: only when the app is installed
 
-    urlpatterns.append(path("token/", obtain_auth_token, name="token"))
+    urlpatterns.append(path("token/", TokenView.as_view(), name="token"))

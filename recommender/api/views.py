@@ -175,7 +175,7 @@ def _user_or_404(user_id: str):
 @extend_schema_view(
     list=extend_schema(
         parameters=[s.ItemListQuerySerializer],
-        responses={200: s.ItemSerializer(many=True), **errors(400)},
+        responses={200: s.ItemSerializer(many=True), **errors(400, 404)},
     ),
     retrieve=extend_schema(responses={200: s.ItemSerializer, **errors(404)}),
     create=extend_schema(
@@ -341,7 +341,9 @@ def _refuse_nul_characters(events: list) -> None:
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: s.ModelVersionSerializer(many=True), **errors(401, 403)}),
+    list=extend_schema(
+        responses={200: s.ModelVersionSerializer(many=True), **errors(401, 403, 404)}
+    ),
     retrieve=extend_schema(
         responses={200: s.ModelVersionDetailSerializer, **errors(401, 403, 404)}
     ),
@@ -350,6 +352,8 @@ class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
     """Trained model versions with their metrics (staff only); start a training run."""
 
     queryset = ModelVersion.objects.order_by("-created_at", "-pk")
+    # Any id reaches the view, so a malformed one gets the API's JSON 404, not an HTML page.
+    lookup_value_regex = "[^/]+"
     permission_classes = [IsStaff]
     throttle_classes = THROTTLES
     pagination_class = Pagination
@@ -401,3 +405,4 @@ class MyDataView(APIView):
     @extend_schema(responses={200: s.ForgetSerializer, **errors(401, 403)})
     def delete(self, request):
         return Response(services.forget_user(request.user, actor=request.user))
+

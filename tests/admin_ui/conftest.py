@@ -3,10 +3,8 @@
 from datetime import timedelta
 
 import pytest
-from django.core.cache import caches
 from django.utils import timezone
 
-from recommender.conf import app_settings
 from recommender.models import Impression, Interaction, ModelVersion
 
 
@@ -43,15 +41,6 @@ def track(
                 timestamp=when or timezone.now(),
             )
     return shown
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    """Each test starts with an empty app cache: a cached popular list or rule table of an
-    earlier test names rows that no longer exist (PostgreSQL does not reuse ids)."""
-    caches[app_settings.CACHE_ALIAS].clear()
-    yield
-    caches[app_settings.CACHE_ALIAS].clear()
 
 
 @pytest.fixture

@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.core.cache import caches
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from recommender import cache
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    """Throttle counts, popularity and cached lists must not leak from one test to the next."""
-    caches["default"].clear()
-    yield
-    caches["default"].clear()
 
 
 @pytest.fixture

@@ -8,23 +8,6 @@ from __future__ import annotations
 __all__ = ["KNOWN", "known_gap"]
 
 
-def _invalid_page(case, response) -> bool:
-    return "page" in case.query and response.status_code == 404
-
-
-def _non_integer_version_id(case, response) -> bool:
-    value = case.path_parameters.get("id")
-    return (
-        case.operation.path == "/api/models/{id}/"
-        and response.status_code == 404
-        and not (isinstance(value, int) and not isinstance(value, bool))
-    )
-
-
-def _token_refused(case, response) -> bool:
-    return case.operation.path == "/api/token/" and response.status_code == 400
-
-
 def _item_named_popular(case, response) -> bool:
     return (
         case.operation.path.startswith("/api/items/{external_id}/")
@@ -33,21 +16,6 @@ def _item_named_popular(case, response) -> bool:
 
 
 KNOWN = {
-    "invalid-page": (
-        _invalid_page,
-        "a page number below 1 or past the end answers 404 "
-        "{'detail': 'Invalid page.'}, which the list operations do not document",
-    ),
-    "version-id": (
-        _non_integer_version_id,
-        "/api/models/<not an integer>/ matches no URL, so "
-        "Django answers its HTML 404 page where the schema promises JSON",
-    ),
-    "token-400": (
-        _token_refused,
-        "POST /api/token/ answers 400 for wrong credentials; DRF's "
-        "obtain_auth_token view documents only 200",
-    ),
     "item-popular": (
         _item_named_popular,
         "/api/items/popular/ is the popular-items action, so "

@@ -30,21 +30,18 @@ def documented(client, path: str, method: str = "get") -> set[int]:
     return {int(code) for code in schema["paths"][path][method]["responses"]}
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN["invalid-page"][1])
 @pytest.mark.parametrize("path", ["/api/items/", "/api/models/"])
 def test_an_invalid_page_answers_a_documented_status(staff_client, items, path):
     response = staff_client.get(path, {"page": 0})
     assert response.status_code in documented(staff_client, path)
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN["version-id"][1])
 def test_a_non_integer_version_id_answers_json(staff_client):
     response = staff_client.get("/api/models/0.5/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("application/json")
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN["token-400"][1])
 def test_wrong_credentials_for_a_token_are_a_documented_400(staff_client, user):
     response = APIClient().post(
         "/api/token/", {"username": user.email, "password": "wrong"}, format="json"
