@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, prefetch_related_objects
 
 from . import cache, experiments, rules
 from .conf import app_settings
@@ -127,28 +127,43 @@ def _scorer_or_none(version: ModelVersion | None):
         return None
 
 
-# -- loading items in one query, keeping score order ---------------------------------------
+# -- loading items, keeping score order -----------------------------------------------------
 
 
 def _load(pairs: Sequence[tuple[int, float]], limit: int, *, categories: Sequence[str] = (),
           exclude: Iterable[str] = (), pins: Sequence[int] = ()) -> list[Recommendation]:
+    """The first ``limit`` showable items of a ranked list, as Recommendations.
+
+    Candidates are read in windows a little larger than ``limit`` (usually one query), since
+    most of a cached 100-item list is never shown; categories are fetched for the chosen
+    items only (one more query).
+    """
     banned = rules.banned(categories)
-    pin_ids = [pk for pk in pins if pk not in banned]
-    wanted = pin_ids + [pk for pk, _ in pairs if pk not in banned]
-    qs = Item.objects.active().filter(pk__in=wanted).exclude(external_id__in=list(exclude))
-    if categories:
-        qs = qs.filter(categories__slug__in=list(categories)).distinct()
-    qs = qs.prefetch_related(Prefetch("categories", queryset=Category.objects.order_by("name")))
-    by_pk = {item.pk: item for item in qs}
+    wanted = list(dict.fromkeys(pk for pk in [*pins, *(pk for pk, _ in pairs)]
+                                if pk not in banned))
     scores = dict(pairs)
     top = max(scores.values(), default=1.0)
-    out: list[Recommendation] = []
-    for pk in dict.fromkeys(wanted):
-        if pk in by_pk:
-            out.append(Recommendation(by_pk[pk], float(scores.get(pk, top))))
-            if len(out) == limit:
-                break
-    return out
+    exclude = list(exclude)
+    window = 2 * limit + len(pins) + len(exclude) + 5
+    chosen: list[Item] = []
+    for start in range(0, len(wanted), window):
+        chunk = wanted[start:start + window]
+        by_pk = _showable(chunk, categories, exclude)
+        chosen += [by_pk[pk] for pk in chunk if pk in by_pk][: limit - len(chosen)]
+        if len(chosen) >= limit:
+            break
+    prefetch_related_objects(chosen, Prefetch("categories",
+                                              queryset=Category.objects.order_by("name")))
+    return [Recommendation(item, float(scores.get(item.pk, top))) for item in chosen]
+
+
+def _showable(pks: Sequence[int], categories: Sequence[str], exclude: list[str]) -> dict:
+    qs = Item.objects.active().filter(pk__in=pks)
+    if exclude:
+        qs = qs.exclude(external_id__in=exclude)
+    if categories:
+        qs = qs.filter(categories__slug__in=list(categories)).distinct()
+    return {item.pk: item for item in qs}
 
 
 # -- the chain -----------------------------------------------------------------------------
