@@ -145,6 +145,9 @@ def render(outcomes: list[Outcome], header: str) -> str:
         if o.status == "missing":
             lines.append(f"`benchmarks/{o.name}.py` does not exist yet: no figure.")
             continue
+        if o.status.startswith("not run"):
+            lines.append("Left out by `--only`/`--skip`: run `make bench` for every figure.")
+            continue
         lines += ["```", o.stdout.rstrip() or "(printed nothing)", "```"]
         if o.status != "ok" and o.stderr.strip():
             tail = o.stderr.rstrip().splitlines()[-TAIL:]
@@ -180,7 +183,14 @@ def main() -> int:
         timeout = args.timeout or TIMEOUTS.get(name, DEFAULT_TIMEOUT)
         outcomes.append(run(name, timeout))
         args.output.write_text(render(outcomes, header))
-    bad = [o for o in outcomes if o.status != "ok"]
+    skipped = [n for n in present + EXPECTED if n not in names]
+    for name in dict.fromkeys(skipped):
+        status = "not run in this invocation" if name in present else "missing"
+        outcomes.append(
+            Outcome(name, f"python benchmarks/{name}.py", status, 0.0, "", "", "-", load_average())
+        )
+    args.output.write_text(render(outcomes, header))
+    bad = [o for o in outcomes if o.status not in ("ok", "not run in this invocation")]
     print(
         f"wrote {args.output}: {len(outcomes) - len(bad)} ok, "
         f"{len(bad)} not ({', '.join(f'{o.name}: {o.status}' for o in bad) or 'none'})"
