@@ -1,5 +1,6 @@
-"""The gaps of fuzz/known.py, one strict xfail each: when one is fixed its test passes, pytest
-reports it, and its entry in KNOWN goes (so the fuzzer checks that case again)."""
+"""Gaps the fuzzer found: those still in fuzz/known.py are strict xfails (when one is fixed its
+test passes, pytest reports it, and its entry in KNOWN goes, so the fuzzer checks that case
+again); the fixed ones stay here as regression tests."""
 
 from __future__ import annotations
 

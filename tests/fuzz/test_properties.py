@@ -161,6 +161,8 @@ def test_top_k_returns_the_k_best_in_order(scores, k, data):
     assert values.tolist() == scores[index].tolist()
     assert len(set(index.tolist())) == len(index)
     assert not mask[index].any()
+    ties = values[1:] == values[:-1]
+    assert (index[1:][ties] > index[:-1][ties]).all(), "equal scores come in index order"
 
 
 def test_top_k_gives_equal_scores_in_index_order():
