@@ -31,11 +31,14 @@ __all__ = [
     "get_list",
     "set_lists",
     "delete_user",
+    "delete_lists",
     "delete_version",
     "get_value",
     "set_value",
     "add_value",
+    "add_values",
     "delete_value",
+    "delete_values",
 ]
 
 logger = logging.getLogger("recommender")
@@ -118,6 +121,12 @@ def delete_user(user_id: Any, version_ids: Iterable[int]) -> bool:
     return _safely(False, "delete", _cache().delete_many, keys) is not False
 
 
+def delete_lists(version_id: int, user_ids: Iterable[Any]) -> bool:
+    """Drop the lists of many users for one version."""
+    keys = [_list_key(version_id, u) for u in user_ids]
+    return not keys or _safely(False, "delete", _cache().delete_many, keys) is not False
+
+
 def delete_version(version_id: int) -> bool:
     """Drop every list of a version where the cache can match keys (django-redis).
 
@@ -146,3 +155,31 @@ def add_value(key: str, value: Any, timeout: float | None) -> bool:
 
 def delete_value(key: str) -> bool:
     return bool(_safely(False, "delete", _cache().delete, f"{PREFIX}:{key}"))
+
+
+def add_values(keys: Sequence[str], value: Any, timeout: float | None) -> list[bool]:
+    """``add_value`` for many keys: one flag per key, True where this call set it.
+
+    One pipelined round trip on django-redis (``SET NX PX`` per key); other caches add one
+    key at a time. Every flag is False when the cache failed.
+    """
+    backend, full = _cache(), [f"{PREFIX}:{key}" for key in keys]
+
+    def pipelined() -> list[bool]:
+        pipe = backend.client.get_client(write=True).pipeline(transaction=False)
+        for key in full:
+            backend.client.set(key, value, timeout, client=pipe, nx=True)
+        return [bool(done) for done in pipe.execute()]
+
+    def one_by_one() -> list[bool]:
+        return [bool(backend.add(key, value, timeout)) for key in full]
+
+    if not full:
+        return []
+    redis_client = hasattr(getattr(backend, "client", None), "get_client")
+    return _safely([False] * len(full), "write", pipelined if redis_client else one_by_one)
+
+
+def delete_values(keys: Sequence[str]) -> bool:
+    full = [f"{PREFIX}:{key}" for key in keys]
+    return not full or _safely(False, "delete", _cache().delete_many, full) is not False

@@ -14,13 +14,14 @@ Only numpy scoring of exported arrays happens here; TensorFlow is never imported
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from django.contrib.auth import get_user_model
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -29,7 +30,7 @@ from . import cache, experiments, registry
 from .conf import app_settings
 from .history import HISTORY_LENGTH, event_weights
 from .models import Interaction, ModelVersion
-from .serving import load_scorer, score_user
+from .serving import load_scorer
 from .training import enqueue_version
 
 __all__ = [
@@ -37,8 +38,11 @@ __all__ = [
     "load_histories",
     "rank_histories",
     "refresh_user",
+    "refresh_users",
     "claim_refresh",
+    "claim_refreshes",
     "release_refresh",
+    "release_refreshes",
     "plan_refresh",
     "score_chunk",
     "switch_lists",
@@ -75,38 +79,62 @@ def _write(version_id: int, lists: dict[Any, list[tuple[int, float]]]) -> None:
 # -- one user, after their events ----------------------------------------------------------
 
 
-def claim_refresh(user_id: Any) -> bool:
-    """True for the first event of a burst: the caller enqueues the one refresh of the burst.
+def claim_refreshes(user_ids: Iterable[Any]) -> list[Any]:
+    """The users whose refresh this call claimed: those without one due already, so the
+    caller enqueues one refresh for the first event of a burst (one cache round trip).
 
-    The claim lives a little longer than the debounce delay; :func:`refresh_user` drops it
-    when it starts, so an event that arrives while a refresh runs schedules the next one.
+    A claim lives a little longer than the debounce delay; the refresh drops it when it
+    starts, so an event that arrives while a refresh runs schedules the next one.
     """
-    delay = float(app_settings.REFRESH_DEBOUNCE_SECONDS)
-    return cache.add_value(_debounce_key(user_id), 1, delay + 30)
+    ids = list(dict.fromkeys(user_ids))
+    ttl = float(app_settings.REFRESH_DEBOUNCE_SECONDS) + 30
+    claimed = cache.add_values([_debounce_key(u) for u in ids], 1, ttl)
+    return [u for u, ok in zip(ids, claimed, strict=True) if ok]
+
+
+def claim_refresh(user_id: Any) -> bool:
+    """:func:`claim_refreshes` for one user."""
+    return bool(claim_refreshes([user_id]))
+
+
+def release_refreshes(user_ids: Iterable[Any]) -> None:
+    """Give up claims (refresh started, or could not be enqueued: the next event tries)."""
+    cache.delete_values([_debounce_key(u) for u in user_ids])
 
 
 def release_refresh(user_id: Any) -> None:
-    """Give up a claim whose refresh could not be enqueued, so the next event tries again."""
-    cache.delete_value(_debounce_key(user_id))
+    release_refreshes([user_id])
 
 
-def _versions_for(user_id: Any) -> list[int]:
-    """The versions whose lists this user may be served: pointer (or active), pending, arm."""
+def _as_pks(user_ids: Iterable[Any]) -> list[Any]:
+    """User ids as the database returns them (a task's JSON may have turned them to str)."""
+    field = get_user_model()._meta.pk
+    return list(dict.fromkeys(field.to_python(u) for u in user_ids))
+
+
+def _versions_for(user_ids: list[Any]) -> dict[int, list[Any]]:
+    """Version -> users whose lists of it may be served: the pointer's (or the active one),
+    a full refresh in progress (everyone), and each user's experiment arm."""
     current = cache.get_current_version()
     if current is None:
         active = registry.active_version()
         current = active.pk if active else None
-    arm = experiments.arm_for(user_id)
-    found = [current, cache.get_value(_pending_key("default")), arm.version_id if arm else None]
-    return [v for v in dict.fromkeys(found) if v]
+    shared = [v for v in dict.fromkeys([current, cache.get_value(_pending_key("default"))]) if v]
+    plan = {v: list(user_ids) for v in shared}
+    for user_id in user_ids:
+        arm = experiments.arm_for(user_id)
+        if arm and arm.version_id not in shared:
+            plan.setdefault(arm.version_id, []).append(user_id)
+    return plan
 
 
-def refresh_user(user_id: Any) -> int:
-    """Rescore one user from their current history and rewrite their cached lists.
+def refresh_users(user_ids: Iterable[Any]) -> int:
+    """Rescore users from their current histories and rewrite their cached lists.
 
-    Writes the list of every version the user may be served (the one readers use, a full
-    refresh in progress, an experiment arm). A user without positive history loses their
-    lists, so readers fall back to popularity.
+    Per version a user may be served (the one readers use, a full refresh in progress, an
+    experiment arm), all the users' histories are loaded in one query and scored in one
+    batched pass (as in :func:`score_chunk`); users without positive history lose their
+    lists of it, so readers fall back to popularity.
 
     Returns:
         How many lists were written.
@@ -114,16 +142,25 @@ def refresh_user(user_id: Any) -> int:
     Raises:
         CacheUnavailable: a write failed (the task retries).
     """
-    release_refresh(user_id)
+    ids = _as_pks(user_ids)
+    release_refreshes(ids)
     written = 0
-    for version in filter(None, map(_servable, _versions_for(user_id))):
-        pairs = score_user(load_scorer(version), user_id, app_settings.LIST_LENGTH)
-        if pairs:
-            _write(version.pk, {user_id: pairs})
-            written += 1
-        else:
-            cache.delete_user(user_id, [version.pk])
+    for version_id, users in _versions_for(ids).items():
+        version = _servable(version_id)
+        if version is None:
+            continue
+        scorer = load_scorer(version)
+        lists = rank_histories(scorer, load_histories(users, scorer), app_settings.LIST_LENGTH)
+        _write(version.pk, lists)
+        cache.delete_lists(version.pk, [u for u in users if u not in lists])
+        written += len(lists)
     return written
+
+
+def refresh_user(user_id: Any) -> int:
+    """:func:`refresh_users` for one user: a just-bought item leaves their list, related
+    items rise."""
+    return refresh_users([user_id])
 
 
 # -- many users at once ---------------------------------------------------------------------

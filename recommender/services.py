@@ -13,10 +13,13 @@ from .ingest import IngestResult, record_events, record_interaction
 from .privacy import export_user_data, forget_user
 from .refresh import (
     claim_refresh,
+    claim_refreshes,
     plan_refresh,
     refresh_all,
     refresh_user,
+    refresh_users,
     release_refresh,
+    release_refreshes,
     retire_old_versions,
     retrain_due,
     score_chunk,
@@ -36,10 +39,13 @@ from .training import TrainingBusy, enqueue_version, fail_stale_runs, train
 __all__ = [
     "CacheUnavailable",
     "claim_refresh",
+    "claim_refreshes",
     "plan_refresh",
     "refresh_all",
     "refresh_user",
+    "refresh_users",
     "release_refresh",
+    "release_refreshes",
     "retire_old_versions",
     "retrain_due",
     "score_chunk",

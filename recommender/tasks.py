@@ -23,6 +23,7 @@ from .conf import app_settings
 __all__ = [
     "train_model",
     "refresh_user",
+    "refresh_users",
     "refresh_all",
     "score_chunk",
     "switch_lists",
@@ -130,17 +131,30 @@ def refresh_user(user_id: Any) -> int:
     return services.refresh_user(user_id)
 
 
+@shared_task(**RETRYING)
+def refresh_users(user_ids: list[Any]) -> int:
+    """Rescore many users in one batched pass and rewrite their cached lists."""
+    return services.refresh_users(user_ids)
+
+
 def schedule_refresh(user_ids: Iterable[Any]) -> int:
-    """Enqueue one refresh per user, REFRESH_DEBOUNCE_SECONDS later, unless one is already due
-    (so a burst of events costs one refresh). Returns how many were enqueued."""
-    delay = float(app_settings.REFRESH_DEBOUNCE_SECONDS)
+    """Refresh the lists of users who just acted, REFRESH_DEBOUNCE_SECONDS from now, unless a
+    refresh is already due for them (a burst of events costs one refresh). One claim round
+    trip for all of them, one ``refresh_users`` message per REFRESH_CHUNK_SIZE users.
+
+    Returns:
+        How many users were scheduled.
+    """
+    claimed = services.claim_refreshes(user_ids)
+    delay = float(app_settings.REFRESH_DEBOUNCE_SECONDS) or None
+    size = max(1, int(app_settings.REFRESH_CHUNK_SIZE))
     sent = 0
-    for user_id in user_ids:
-        if services.claim_refresh(user_id):
-            if enqueue(refresh_user, user_id, countdown=delay or None):
-                sent += 1
-            else:
-                services.release_refresh(user_id)  # let the next event try again
+    for start in range(0, len(claimed), size):
+        chunk = claimed[start : start + size]
+        if enqueue(refresh_users, chunk, countdown=delay):
+            sent += len(chunk)
+        else:
+            services.release_refreshes(chunk)  # let the next event try again
     return sent
 
 

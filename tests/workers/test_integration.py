@@ -95,13 +95,13 @@ def test_a_burst_of_events_costs_one_refresh(worker, ease, planted, task_log, se
     before = cache.get_list(version_id, user.pk)
     for item in planted["items"]["Games"][:5]:  # five requests, well within 1.5 s
         services.record_events([{"item": item.external_id, "event_type": "view"}], user=user)
-    assert task_log.count("recommender.tasks.refresh_user", (user.pk,), "published") == 1
+    assert task_log.count("recommender.tasks.refresh_users", ([user.pk],), "published") == 1
     wait_for(
         lambda: _newer_list(version_id, user.pk, before["at"]),
         message="the refresh after the burst",
     )
     wait_for(
-        lambda: task_log.count("recommender.tasks.refresh_user", (user.pk,)) == 1,
+        lambda: task_log.count("recommender.tasks.refresh_users", ([user.pk],)) == 1,
         message="the one refresh to finish",
     )
 

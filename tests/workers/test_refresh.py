@@ -149,6 +149,37 @@ def test_refresh_without_any_version_does_nothing(user, items):
     assert refresh.refresh_user(user.pk) == 0
 
 
+def test_refresh_users_rescores_many_users_in_one_pass(trained_version, planted):
+    refresh.refresh_all(trained_version.pk)
+    users = planted["users"][:6]
+    for user in users:
+        services.record_interaction(user, planted["items"]["Games"][1], "purchase")
+    Interaction.objects.filter(user=users[5]).delete()
+    # Ids as a task's JSON may carry them: strings.
+    assert refresh.refresh_users([str(u.pk) for u in users]) == 5
+    scorer = load_scorer(trained_version)
+    for user in users[:5]:
+        expected = [tuple(p) for p in score_user(scorer, user.pk, 100)]
+        assert cache.get_list(trained_version.pk, user.pk)["items"] == expected
+    assert cache.get_list(trained_version.pk, users[5].pk) is None
+
+
+def test_claims_for_many_users_at_once(user, other_user, staff):
+    assert refresh.claim_refreshes([user.pk, other_user.pk, user.pk]) == [user.pk, other_user.pk]
+    assert refresh.claim_refreshes([user.pk, staff.pk]) == [staff.pk]
+    refresh.release_refreshes([user.pk, staff.pk])
+    assert refresh.claim_refreshes([staff.pk, other_user.pk, user.pk]) == [staff.pk, user.pk]
+
+
+@pytest.mark.integration
+def test_claims_for_many_users_in_one_redis_round_trip(user, other_user, staff, redis_cache):
+    assert refresh.claim_refreshes([user.pk, other_user.pk]) == [user.pk, other_user.pk]
+    assert refresh.claim_refreshes([user.pk, staff.pk]) == [staff.pk]
+    keys = redis_cache.keys("recommender:refresh-due:*")
+    assert len(keys) == 3
+    assert 0 < redis_cache.ttl(keys[0]) <= 31
+
+
 def test_a_burst_of_events_claims_one_refresh(user):
     assert refresh.claim_refresh(user.pk) is True
     assert refresh.claim_refresh(user.pk) is False

@@ -51,6 +51,31 @@ def test_schedule_refresh_skips_users_whose_refresh_is_already_due(user, other_u
     assert tasks.schedule_refresh([user.pk, other_user.pk]) == 1  # only other_user's
 
 
+@pytest.mark.django_db(transaction=True)
+def test_events_of_many_users_cost_one_message_per_chunk(trained_version, planted, settings):
+    """A staff batch naming many users: one claim round trip, one message per chunk."""
+    from celery.signals import task_prerun
+
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "REFRESH_CHUNK_SIZE": 15}
+    users = planted["users"]
+    before = {u.pk: cache.get_list(trained_version.pk, u.pk)["at"] for u in users}
+    sent = []
+
+    def ran(sender=None, args=None, **kwargs):  # eager: the tasks run here, in order
+        sent.append((sender.name, args))
+
+    task_prerun.connect(ran, weak=False)
+    try:
+        item = planted["items"]["Books"][0].external_id
+        events = [{"item": item, "event_type": "view", "user": u.pk} for u in users]
+        assert len(services.record_events(events).created) == 40
+    finally:
+        task_prerun.disconnect(ran)
+    assert [name for name, _ in sent] == ["recommender.tasks.refresh_users"] * 3  # 15+15+10
+    assert sorted(pk for _, (ids,) in sent for pk in ids) == sorted(before)
+    assert all(cache.get_list(trained_version.pk, pk)["at"] > at for pk, at in before.items())
+
+
 def test_train_model_trains_and_returns_the_version(planted, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     settings.RECOMMENDER = {
@@ -142,7 +167,7 @@ def test_a_broker_outage_never_loses_events_or_breaks_the_request(
         result = services.record_events([{"item": "i1", "event_type": "view"}], user=user)
     assert len(result.created) == 1
     assert Interaction.objects.filter(user=user).count() == 1
-    assert caplog.text.count("could not enqueue recommender.tasks.refresh_user") == 1
+    assert caplog.text.count("could not enqueue recommender.tasks.refresh_users") == 1
     # The next events do not wait on the dead broker again for a few seconds...
     for n in range(3):
         services.record_events([{"item": f"i{n}", "event_type": "view"}], user=user)
