@@ -34,6 +34,7 @@ __all__ = [
     "delete_lists",
     "delete_version",
     "get_value",
+    "get_values",
     "set_value",
     "add_value",
     "add_values",
@@ -142,6 +143,12 @@ def delete_version(version_id: int) -> bool:
 
 def get_value(key: str) -> Any:
     return _safely(None, "read", _cache().get, f"{PREFIX}:{key}")
+
+
+def get_values(keys: list[str]) -> dict[str, Any]:
+    """Several small values in one round trip; absent keys are absent from the answer."""
+    found = _safely({}, "read", _cache().get_many, [f"{PREFIX}:{k}" for k in keys])
+    return {k[len(PREFIX) + 1:]: v for k, v in found.items()}
 
 
 def set_value(key: str, value: Any, timeout: float | None) -> bool:

@@ -31,9 +31,11 @@ def bucket(experiment_id: int, user_id: Any) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def running() -> dict | None:
-    """The running experiment as a small dict (cached), or None."""
-    data = cache.get_value(KEY)
+def running(data: dict | None = None) -> dict | None:
+    """The running experiment as a small dict (cached), or None; ``data`` is the cached value
+    when the caller already read it."""
+    if data is None:
+        data = cache.get_value(KEY)
     if data is None:
         exp = Experiment.objects.filter(status=Experiment.Status.RUNNING).first()
         data = {"id": exp.pk, "a": exp.version_a_id, "b": exp.version_b_id,
@@ -42,8 +44,8 @@ def running() -> dict | None:
     return data or None
 
 
-def arm_for(user_id: Any) -> Arm | None:
-    exp = running()
+def arm_for(user_id: Any, data: dict | None = None) -> Arm | None:
+    exp = running(data)
     if not exp:
         return None
     arm = "b" if bucket(exp["id"], user_id) < exp["share_b"] else "a"

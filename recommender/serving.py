@@ -131,20 +131,21 @@ def _scorer_or_none(version: ModelVersion | None):
 
 
 def _load(pairs: Sequence[tuple[int, float]], limit: int, *, categories: Sequence[str] = (),
-          exclude: Iterable[str] = (), pins: Sequence[int] = ()) -> list[Recommendation]:
+          exclude: Iterable[str] = (), pins: Sequence[int] = (),
+          rule_table: dict | None = None) -> list[Recommendation]:
     """The first ``limit`` showable items of a ranked list, as Recommendations.
 
     Candidates are read in windows a little larger than ``limit`` (usually one query), since
     most of a cached 100-item list is never shown; categories are fetched for the chosen
     items only (one more query).
     """
-    banned = rules.banned(categories)
+    banned = rules.banned(categories, rule_table)
     wanted = list(dict.fromkeys(pk for pk in [*pins, *(pk for pk, _ in pairs)]
                                 if pk not in banned))
     scores = dict(pairs)
     top = max(scores.values(), default=1.0)
     exclude = list(exclude)
-    window = 2 * limit + len(pins) + len(exclude) + 5
+    window = limit + len(pins) + len(exclude) + 5
     chosen: list[Item] = []
     for start in range(0, len(wanted), window):
         chunk = wanted[start:start + window]
@@ -198,12 +199,16 @@ def recommend_for_user(user: Any, *, limit: int = 10, categories: Sequence[str] 
     exclude = list(exclude)
     if user is None or not getattr(user, "is_authenticated", False):
         return popular_items(limit=limit, categories=categories, exclude=exclude)
-    arm = experiments.arm_for(user.pk)
-    version_id = arm.version_id if arm else cache.get_current_version()
-    pins = rules.pinned(categories)
+    # The experiment, the lists' pointer and the rule table: one cache round trip.
+    small = cache.get_values([experiments.KEY, "current:default", rules.KEY])
+    arm = experiments.arm_for(user.pk, small.get(experiments.KEY))
+    version_id = arm.version_id if arm else small.get("current:default")
+    table = rules.rule_table(small.get(rules.KEY))
+    pins = rules.pinned(categories, table)
     cached = cache.get_list(version_id, user.pk) if version_id else None
     if cached:
-        recs = _load(cached["items"], limit, categories=categories, exclude=exclude, pins=pins)
+        recs = _load(cached["items"], limit, categories=categories, exclude=exclude, pins=pins,
+                     rule_table=table)
         if len(recs) >= limit or not categories:
             return _answer(recs, CACHED, version_id, arm)
     version = _version_by_id(arm.version_id) if arm else serving_version()
@@ -211,7 +216,8 @@ def recommend_for_user(user: Any, *, limit: int = 10, categories: Sequence[str] 
     if scorer is not None:
         k = limit + len(exclude) + len(pins) + 20
         pairs = score_user(scorer, user.pk, k, allowed_mask=_category_mask(scorer, categories))
-        recs = _load(pairs, limit, categories=categories, exclude=exclude, pins=pins)
+        recs = _load(pairs, limit, categories=categories, exclude=exclude, pins=pins,
+                     rule_table=table)
         if recs:
             return _answer(recs, COMPUTED, version.pk, arm)
     return popular_items(limit=limit, categories=categories, exclude=exclude, user=user)
