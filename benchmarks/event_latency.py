@@ -7,7 +7,7 @@ Builds a fresh PostgreSQL database (BENCH_DATABASE_URL, default .../recommender_
 with synthetic users, items and views, and a ready version with the autoencoder's shapes
 (hidden ``--dim``, random weights: no training, no TensorFlow). Starts ``celery -A project
 worker -Q celery -c 2`` (what ``make worker`` runs for refreshes) on Redis
-(BENCH_REDIS_URL, default db 11, emptied), activates the version (the worker runs
+(BENCH_REDIS_URL, default db 10, emptied), activates the version (the worker runs
 ``refresh_all``: chunks, then the pointer switch) and waits for every list.
 
 Then, one event at a time, ``--gap`` seconds apart, each to a different user: a staff client
@@ -95,7 +95,7 @@ def _row(name: str, seconds: np.ndarray) -> str:
 
 def main() -> int:
     args = _parse()
-    worker_site.configure("recommender_bench_events")
+    worker_site.configure("recommender_bench_events", redis_db=10)
     worker_site.prepare()
     from recommender import cache, registry
 

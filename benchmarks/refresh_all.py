@@ -19,7 +19,8 @@ The sides take turns chunk by chunk (alternating which goes first), so both meet
 load on a shared machine; wall and CPU (process) seconds are summed per side, and each side's
 figure is the best of ``--repeat`` runs, after one warm-up chunk. Then every list is written
 to Redis with ``recommender.cache.set_lists`` (django-redis, pipelined ``set_many`` of 500
-lists), timed on its own, and the keys are deleted again (Redis: BENCH_REDIS_URL, default db 11, emptied).
+lists), timed on its own, and the keys are deleted again (Redis: BENCH_REDIS_URL, default
+db 8, emptied).
 
 With ``--db`` the same users and histories then go into a fresh PostgreSQL database
 (BENCH_DATABASE_URL, default .../recommender_bench_refresh) to time what the comparison leaves
@@ -53,7 +54,7 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--history", type=int, default=20, help="mean history length")
     parser.add_argument("--chunk", type=int, default=2000, help="REFRESH_CHUNK_SIZE")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--redis", default="", help="default: BENCH_REDIS_URL or db 11")
+    parser.add_argument("--redis", default="", help="default: BENCH_REDIS_URL or db 8")
     parser.add_argument("--no-redis", action="store_true", help="skip the Redis writes")
     parser.add_argument(
         "--db",
@@ -74,7 +75,7 @@ def _setup_django(redis_url: str) -> None:
 
     if redis_url:
         os.environ["BENCH_REDIS_URL"] = redis_url
-    worker_site.configure("recommender_bench_refresh")
+    worker_site.configure("recommender_bench_refresh", redis_db=8)
     worker_site.claim_redis()
     import django
 

@@ -6,7 +6,7 @@
 Builds a fresh PostgreSQL database (BENCH_DATABASE_URL, default .../recommender_bench_web)
 with synthetic users, items and views and an active version with the autoencoder's shapes
 (hidden ``--dim``, random weights), writes every user's list to Redis (BENCH_REDIS_URL,
-default db 11, emptied) and then drops the lists of a ``--uncached`` share of the users, so
+default db 9, emptied) and then drops the lists of a ``--uncached`` share of the users, so
 those requests score on the fly from the exported arrays.
 
 Then a fresh Python process, the "web process", sets Django up the way a WSGI server does and
@@ -108,7 +108,7 @@ def _prepare(args) -> None:
 
 def main() -> int:
     args = _parse()
-    worker_site.configure("recommender_bench_web")
+    worker_site.configure("recommender_bench_web", redis_db=9)
     if args.serve:
         print(json.dumps(serve(args.requests)))
         return 0

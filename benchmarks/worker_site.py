@@ -2,7 +2,8 @@
 interactions and a model version, and a real Celery worker subprocess.
 
 Call :func:`configure` before anything imports Django. The Redis database (BENCH_REDIS_URL,
-default db 11) must be empty or one these benchmarks used before: it is emptied.
+default the one the benchmark names) must be empty or one these benchmarks used before: it
+is emptied.
 """
 
 from __future__ import annotations
@@ -20,13 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKER = "recommender-benchmarks-own-this-db"
 
 
-def configure(database: str) -> None:
-    """Environment of this process and of the workers it starts."""
+def configure(database: str, redis_db: int = 11) -> None:
+    """Environment of this process and of the workers it starts. Benchmarks that may run at
+    the same time use different databases and Redis databases (a worker of one would take
+    the other's tasks)."""
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = os.environ.get(
         "BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}"
     )
-    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+    os.environ["REDIS_URL"] = os.environ.get(
+        "BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{redis_db}"
+    )
     os.environ["MEDIA_ROOT"] = os.environ.get("BENCH_MEDIA_ROOT", f"/tmp/{database}-media")
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.worker_settings"
     os.environ["PYTHONPATH"] = str(ROOT)

@@ -146,8 +146,11 @@ def worker(redis_cache, settings):
     finally:
         connection_created.disconnect(_sqlite_read_uncommitted)
         with app.connection_for_write() as conn:
+            channel = conn.default_channel
             for name in queues:
-                conn.default_channel.queue_delete(name)
+                channel.queue_delete(name)
+                # The routing tables kombu keeps per queue's exchange outlive the queue.
+                channel.client.delete(f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
 
 
 class TaskLog:
