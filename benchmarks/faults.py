@@ -179,6 +179,22 @@ def redis_outage(url, site, procs, redis: RedisServer, active: int, args) -> boo
     return scenario.run(50, args.threads, during)
 
 
+def settle(version_id: int, timeout: float = 180) -> None:
+    """After a scenario: wait until readers use ``version_id``'s cached lists again."""
+    from recommender import cache
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if cache.get_current_version() == version_id:
+            print(
+                f"after the scenario, readers use v{version_id}'s cached lists again "
+                f"(waited {time.monotonic() - started:.1f} s)"
+            )
+            return
+        time.sleep(0.25)
+    print(f"after the scenario, readers did not use v{version_id}'s lists within {timeout:.0f} s")
+
+
 def _status(version_id: int) -> str:
     from recommender.models import ModelVersion
 
@@ -229,8 +245,8 @@ def killed_while_training(url, site, procs, active: int, args) -> bool:
 def killed_during_refresh(url, site, procs, active: int, args) -> tuple[bool, int]:
     """A new version activated (as a retrain would), so the worker refreshes every list in
     chunks; the default worker SIGKILLed once the first chunk's lists are written, restarted
-    2 s later. Readers must keep one version's lists throughout, and switch once every chunk is written (the killed
-    worker's chunks are redelivered after the visibility timeout)."""
+    2 s later. Readers must keep one version's lists throughout, and switch once every chunk
+    is written (the killed worker's chunks are redelivered after the visibility timeout)."""
     from recommender import cache, registry
 
     newer = worker_site.make_version(args.dim, seed=1)
@@ -314,10 +330,13 @@ def main() -> int:
             with bench_server.serve(2, 4) as url:
                 if args.only in (None, "redis"):
                     ok &= redis_outage(url, site, procs, redis, active, args)
+                    settle(active)
                 if args.only in (None, "training"):
                     ok &= killed_while_training(url, site, procs, active, args)
+                    settle(active)
                 if args.only in (None, "refresh"):
                     kept, active = killed_during_refresh(url, site, procs, active, args)
+                    settle(active)
                     ok &= kept
     finally:
         redis.kill()

@@ -111,7 +111,11 @@ def wait_ready(proc: subprocess.Popen, timeout: float = 90) -> None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             sys.exit(f"a Celery worker exited with {proc.returncode}")
-        answers = app.control.ping(timeout=0.5) or []
+        try:
+            answers = app.control.ping(timeout=0.5) or []
+        except Exception:  # this process's broker connections died with a restarted Redis
+            time.sleep(0.5)
+            continue
         if any(name.startswith(proc.node) for answer in answers for name in answer):
             return
     sys.exit("a Celery worker did not answer in time")
