@@ -221,12 +221,14 @@ def killed_while_training(url, site, procs, active: int, args) -> bool:
             state["killed"] = elapsed
             scenario.note(elapsed, "training worker SIGKILLed (-P solo: the run dies with it)")
         elif "killed" in state and "failed" not in state and cache.get_value("train-lock") is None:
+            sent = time.monotonic()
             stale = tasks.fail_stale_runs.delay().get(timeout=60)
             state["failed"] = elapsed
             scenario.note(
                 elapsed,
-                f"lock expired; fail_stale_runs task marked {stale} run(s) "
-                f"failed; v{state['version']} is {_status(state['version'])}",
+                f"lock expired; fail_stale_runs task sent, answered after "
+                f"{time.monotonic() - sent:.1f} s: {stale} run(s) marked failed; "
+                f"v{state['version']} is {_status(state['version'])}",
             )
 
     kept = scenario.run(60, args.threads, during)
