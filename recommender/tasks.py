@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import reprlib
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -66,7 +67,7 @@ def enqueue(task, *args: Any, countdown: float | None = None) -> bool:
     try:
         task.apply_async(args, countdown=countdown)
     except Exception:  # broker down, or an eager task that failed: log, do not break the page
-        logger.exception("could not enqueue %s%r", task.name, args)
+        logger.exception("could not enqueue %s%s", task.name, reprlib.repr(args))
         if not task.app.conf.task_always_eager:
             _paused_until = time.monotonic() + BROKER_PAUSE_SECONDS
         return False
