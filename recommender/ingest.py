@@ -96,13 +96,16 @@ def _lookup(events: list[Any]) -> tuple[dict[str, Item], dict[Any, Any]]:
     """Load every item and user the batch names, in two queries."""
     dicts = [e for e in events if isinstance(e, Mapping)]
     ext_ids = {str(e["item"]) for e in dicts if e.get("item") is not None}
-    items = {i.external_id: i for i in Item.objects.filter(external_id__in=ext_ids)}
+    # Only what an Interaction row needs: whole items (descriptions, properties) cost more to
+    # load than the insert itself.
+    found = Item.objects.filter(external_id__in=ext_ids).only("pk", "external_id")
+    items = {i.external_id: i for i in found}
     user_ids = {e["user"] for e in dicts if "user" in e and isinstance(e["user"], int | str)}
     users = {}
     if user_ids:
         User = get_user_model()
-        for u in User.objects.filter(pk__in=[_as_pk(User, v) for v in user_ids if
-                                             _as_pk(User, v) is not None]):
+        pks = {pk for pk in (_as_pk(User, v) for v in user_ids) if pk is not None}
+        for u in User.objects.filter(pk__in=pks).only("pk"):
             users[u.pk] = u
             users[str(u.pk)] = u
     return items, users
