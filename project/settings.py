@@ -94,6 +94,10 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    # A task taken by a worker that was killed goes back to the queue after this many seconds
+    # (Celery's default is an hour); refresh chunks take seconds, and train_model is acked on
+    # receipt, so a dead training run is not redelivered.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "memory://"
