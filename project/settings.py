@@ -1,7 +1,8 @@
 """Settings of the demo host site, read from the environment.
 
 DATABASE_URL  database (default: SQLite file db.sqlite3 beside manage.py)
-REDIS_URL     unset: in-process cache and eager Celery tasks; set: django-redis cache and Redis broker
+REDIS_URL     unset: in-process cache and eager Celery tasks;
+              set: django-redis cache and Redis broker
 RETRAIN_HOUR  hour (UTC) of the nightly retraining by celery beat (default 3; "off" disables it)
 SECRET_KEY    required when DEBUG is off
 DEBUG         "1"/"true" to enable (default on for the demo)

@@ -148,7 +148,7 @@ def get_value(key: str) -> Any:
 def get_values(keys: list[str]) -> dict[str, Any]:
     """Several small values in one round trip; absent keys are absent from the answer."""
     found = _safely({}, "read", _cache().get_many, [f"{PREFIX}:{k}" for k in keys])
-    return {k[len(PREFIX) + 1:]: v for k, v in found.items()}
+    return {k[len(PREFIX) + 1 :]: v for k, v in found.items()}
 
 
 def set_value(key: str, value: Any, timeout: float | None) -> bool:
