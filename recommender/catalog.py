@@ -51,10 +51,14 @@ def sync_item(obj: Any) -> Item | None:
     values = _values(obj, spec)
     categories = values.pop("categories", None)
     ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
-    external_id = _read(obj, spec["external_id"]) if "external_id" in spec else (
-        f"{ct.app_label}.{ct.model}:{obj.pk}")
+    external_id = (
+        _read(obj, spec["external_id"])
+        if "external_id" in spec
+        else (f"{ct.app_label}.{ct.model}:{obj.pk}")
+    )
     item, _ = Item.objects.update_or_create(
-        content_type=ct, object_id=str(obj.pk),
+        content_type=ct,
+        object_id=str(obj.pk),
         defaults={"external_id": str(external_id), **values},
     )
     if categories is not None:

@@ -44,19 +44,23 @@ def _check_keys() -> list:
 def _check_cache() -> list:
     alias = app_settings.CACHE_ALIAS
     if alias not in settings.CACHES:
-        return [Error(
-            f"RECOMMENDER['CACHE_ALIAS'] is {alias!r}, which is not in settings.CACHES.",
-            hint=f"Use one of: {', '.join(settings.CACHES)}.",
-            id="recommender.E001",
-        )]
+        return [
+            Error(
+                f"RECOMMENDER['CACHE_ALIAS'] is {alias!r}, which is not in settings.CACHES.",
+                hint=f"Use one of: {', '.join(settings.CACHES)}.",
+                id="recommender.E001",
+            )
+        ]
     backend = settings.CACHES[alias].get("BACKEND", "")
     if backend in PER_PROCESS_CACHES and not settings.DEBUG:
-        return [Warning(
-            f"The recommendation cache {alias!r} uses {backend.rsplit('.', 1)[-1]}, which "
-            "web processes and Celery workers cannot share.",
-            hint="Use django_redis.cache.RedisCache (or another shared cache) in production.",
-            id="recommender.W001",
-        )]
+        return [
+            Warning(
+                f"The recommendation cache {alias!r} uses {backend.rsplit('.', 1)[-1]}, which "
+                "web processes and Celery workers cannot share.",
+                hint="Use django_redis.cache.RedisCache (or another shared cache) in production.",
+                id="recommender.W001",
+            )
+        ]
     return []
 
 
@@ -65,11 +69,13 @@ def _check_backend() -> list:
     try:
         import_string(path)
     except ImportError as exc:
-        return [Error(
-            f"RECOMMENDER['BACKEND'] {path!r} does not import: {exc}.",
-            hint="Give the dotted path of a recommender.ml.base.RecommenderBase subclass.",
-            id="recommender.E003",
-        )]
+        return [
+            Error(
+                f"RECOMMENDER['BACKEND'] {path!r} does not import: {exc}.",
+                hint="Give the dotted path of a recommender.ml.base.RecommenderBase subclass.",
+                id="recommender.E003",
+            )
+        ]
     return []
 
 
@@ -77,13 +83,20 @@ def _check_event_weights() -> list:
     errors = []
     for name, weight in app_settings.EVENT_WEIGHTS.items():
         if name not in EventType.values:
-            errors.append(Error(
-                f"RECOMMENDER['EVENT_WEIGHTS'] names unknown event type {name!r}.",
-                hint=f"Event types: {', '.join(EventType.values)}.", id="recommender.E004"))
+            errors.append(
+                Error(
+                    f"RECOMMENDER['EVENT_WEIGHTS'] names unknown event type {name!r}.",
+                    hint=f"Event types: {', '.join(EventType.values)}.",
+                    id="recommender.E004",
+                )
+            )
         elif not isinstance(weight, int | float):
-            errors.append(Error(
-                f"RECOMMENDER['EVENT_WEIGHTS'][{name!r}] must be a number, not {weight!r}.",
-                id="recommender.E004"))
+            errors.append(
+                Error(
+                    f"RECOMMENDER['EVENT_WEIGHTS'][{name!r}] must be a number, not {weight!r}.",
+                    id="recommender.E004",
+                )
+            )
     return errors
 
 
@@ -93,14 +106,20 @@ def _check_item_models() -> list:
         try:
             apps.get_model(label)
         except (LookupError, ValueError):
-            errors.append(Error(
-                f"RECOMMENDER['ITEM_MODELS'] names {label!r}, which is not an installed model.",
-                hint="Use 'app_label.ModelName' of a model in INSTALLED_APPS.",
-                id="recommender.E005"))
+            errors.append(
+                Error(
+                    f"RECOMMENDER['ITEM_MODELS'] names {label!r}, which is not an installed model.",
+                    hint="Use 'app_label.ModelName' of a model in INSTALLED_APPS.",
+                    id="recommender.E005",
+                )
+            )
             continue
         if not isinstance(spec, dict) or "title" not in spec:
-            errors.append(Error(
-                f"RECOMMENDER['ITEM_MODELS'][{label!r}] needs at least a 'title' field.",
-                hint="For example {'title': 'name', 'description': 'body'}.",
-                id="recommender.E005"))
+            errors.append(
+                Error(
+                    f"RECOMMENDER['ITEM_MODELS'][{label!r}] needs at least a 'title' field.",
+                    hint="For example {'title': 'name', 'description': 'body'}.",
+                    id="recommender.E005",
+                )
+            )
     return errors

@@ -16,35 +16,68 @@ from django.utils import timezone
 
 from .models import Category, Interaction, Item
 
-__all__ = ["DemoSummary", "build_demo", "demo_exists", "reset_demo", "DEMO_PREFIX",
-           "DEMO_PASSWORD"]
+__all__ = ["DemoSummary", "build_demo", "demo_exists", "reset_demo", "DEMO_PREFIX", "DEMO_PASSWORD"]
 
 DEMO_PREFIX = "demo-"
 DEMO_PASSWORD = "demo"
 
 # category -> (colour, sub-genres -> words used to make titles and descriptions)
 CATALOGUE = {
-    "Science fiction": ("#3b5ba5", {
-        "space opera": ["Star", "Empire", "Fleet", "Nebula", "Orbit", "Voyage"],
-        "cyberpunk": ["Neon", "Circuit", "Ghost", "Signal", "Chrome", "Grid"]}),
-    "Cooking": ("#c0612b", {
-        "baking": ["Bread", "Crust", "Sourdough", "Pastry", "Oven", "Butter"],
-        "vegetarian": ["Garden", "Lentil", "Harvest", "Greens", "Spice", "Market"]}),
-    "Jazz": ("#7a3b8f", {
-        "bebop": ["Blue", "Bird", "Swing", "Horn", "Midnight", "Bop"],
-        "smooth": ["Velvet", "Evening", "Lounge", "Silk", "Harbor", "Glow"]}),
-    "Hiking": ("#2e7d4f", {
-        "alpine": ["Summit", "Ridge", "Glacier", "Pass", "Peak", "Alpine"],
-        "coastal": ["Cliff", "Tide", "Shore", "Dune", "Cove", "Lighthouse"]}),
-    "History": ("#8a6d3b", {
-        "ancient": ["Rome", "Pharaoh", "Bronze", "Temple", "Legion", "Oracle"],
-        "modern": ["Revolution", "Treaty", "Industry", "Republic", "Railway", "Atlas"]}),
-    "Gaming": ("#b23a48", {
-        "strategy": ["Kingdom", "Siege", "Conquest", "Tactics", "Dynasty", "Frontier"],
-        "puzzle": ["Cube", "Maze", "Pixel", "Riddle", "Tile", "Logic"]}),
+    "Science fiction": (
+        "#3b5ba5",
+        {
+            "space opera": ["Star", "Empire", "Fleet", "Nebula", "Orbit", "Voyage"],
+            "cyberpunk": ["Neon", "Circuit", "Ghost", "Signal", "Chrome", "Grid"],
+        },
+    ),
+    "Cooking": (
+        "#c0612b",
+        {
+            "baking": ["Bread", "Crust", "Sourdough", "Pastry", "Oven", "Butter"],
+            "vegetarian": ["Garden", "Lentil", "Harvest", "Greens", "Spice", "Market"],
+        },
+    ),
+    "Jazz": (
+        "#7a3b8f",
+        {
+            "bebop": ["Blue", "Bird", "Swing", "Horn", "Midnight", "Bop"],
+            "smooth": ["Velvet", "Evening", "Lounge", "Silk", "Harbor", "Glow"],
+        },
+    ),
+    "Hiking": (
+        "#2e7d4f",
+        {
+            "alpine": ["Summit", "Ridge", "Glacier", "Pass", "Peak", "Alpine"],
+            "coastal": ["Cliff", "Tide", "Shore", "Dune", "Cove", "Lighthouse"],
+        },
+    ),
+    "History": (
+        "#8a6d3b",
+        {
+            "ancient": ["Rome", "Pharaoh", "Bronze", "Temple", "Legion", "Oracle"],
+            "modern": ["Revolution", "Treaty", "Industry", "Republic", "Railway", "Atlas"],
+        },
+    ),
+    "Gaming": (
+        "#b23a48",
+        {
+            "strategy": ["Kingdom", "Siege", "Conquest", "Tactics", "Dynasty", "Frontier"],
+            "puzzle": ["Cube", "Maze", "Pixel", "Riddle", "Tile", "Logic"],
+        },
+    ),
 }
-NOUNS = ["Chronicles", "Handbook", "Sessions", "Guide", "Stories", "Collection", "Edition",
-         "Journal", "Notes", "Tales"]
+NOUNS = [
+    "Chronicles",
+    "Handbook",
+    "Sessions",
+    "Guide",
+    "Stories",
+    "Collection",
+    "Edition",
+    "Journal",
+    "Notes",
+    "Tales",
+]
 EVENTS = [("view", 10), ("click", 4), ("like", 2), ("add_to_cart", 1), ("purchase", 1)]
 
 
@@ -88,9 +121,14 @@ def _make_items(rng: random.Random) -> dict[tuple[str, str], list[Item]]:
                     external_id=f"{DEMO_PREFIX}{category.slug}-{sub.replace(' ', '-')}-{n}",
                     title=title,
                     description=f"A {sub} pick from our {name.lower()} shelf: "
-                                + " ".join(rng.sample(words, 3)).lower() + ".",
-                    properties={"colour": colour, "subgenre": sub,
-                                "price": round(rng.uniform(5, 60), 2)})
+                    + " ".join(rng.sample(words, 3)).lower()
+                    + ".",
+                    properties={
+                        "colour": colour,
+                        "subgenre": sub,
+                        "price": round(rng.uniform(5, 60), 2),
+                    },
+                )
                 item.categories.add(category)
                 made.append(item)
             groups[(name, sub)] = made
@@ -117,12 +155,21 @@ def _history(rng, user, groups, start) -> list[Interaction]:
     favourites = rng.sample(keys, 2)  # two sub-genres, often in two categories
     rows = []
     for n in range(rng.randint(15, 35)):
-        group = favourites[0] if rng.random() < 0.6 else (
-            favourites[1] if rng.random() < 0.8 else rng.choice(keys))
+        group = (
+            favourites[0]
+            if rng.random() < 0.6
+            else (favourites[1] if rng.random() < 0.8 else rng.choice(keys))
+        )
         item = rng.choice(groups[group])
         event = rng.choices([e for e, _ in EVENTS], [w for _, w in EVENTS])[0]
-        rows.append(Interaction(user=user, item=item, event_type=event,
-                                timestamp=start + timedelta(hours=n * 7 + rng.random())))
+        rows.append(
+            Interaction(
+                user=user,
+                item=item,
+                event_type=event,
+                timestamp=start + timedelta(hours=n * 7 + rng.random()),
+            )
+        )
     return rows
 
 

@@ -10,8 +10,7 @@ import numpy as np
 __all__ = ["evaluate_on_holdout", "holdout_mask"]
 
 
-def holdout_mask(users: np.ndarray, items: np.ndarray, timestamps: np.ndarray,
-                 weights: np.ndarray):
+def holdout_mask(users: np.ndarray, items: np.ndarray, timestamps: np.ndarray, weights: np.ndarray):
     """Split raw events by the protocol: each user's latest 20% of positive items held out.
 
     Returns:
@@ -28,8 +27,9 @@ def holdout_mask(users: np.ndarray, items: np.ndarray, timestamps: np.ndarray,
     return mask, test, train
 
 
-def evaluate_on_holdout(data: Any, factory: Callable[[], Any], prepare: Callable,
-                        content_for: Callable) -> dict[str, dict[str, float]]:
+def evaluate_on_holdout(
+    data: Any, factory: Callable[[], Any], prepare: Callable, content_for: Callable
+) -> dict[str, dict[str, float]]:
     """Fit a fresh model and the popularity baseline on the training part and score both.
 
     Returns:

@@ -12,8 +12,17 @@ from django.utils import timezone
 from . import cache, registry
 from .models import Experiment, ModelVersion
 
-__all__ = ["Arm", "arm_for", "bucket", "running", "invalidate", "ExperimentError",
-           "check_versions", "start_experiment", "end_experiment"]
+__all__ = [
+    "Arm",
+    "arm_for",
+    "bucket",
+    "running",
+    "invalidate",
+    "ExperimentError",
+    "check_versions",
+    "start_experiment",
+    "end_experiment",
+]
 
 KEY = "experiment"
 
@@ -38,8 +47,11 @@ def running(data: dict | None = None) -> dict | None:
         data = cache.get_value(KEY)
     if data is None:
         exp = Experiment.objects.filter(status=Experiment.Status.RUNNING).first()
-        data = {"id": exp.pk, "a": exp.version_a_id, "b": exp.version_b_id,
-                "share_b": exp.share_b} if exp else {}
+        data = (
+            {"id": exp.pk, "a": exp.version_a_id, "b": exp.version_b_id, "share_b": exp.share_b}
+            if exp
+            else {}
+        )
         cache.set_value(KEY, data, 300)
     return data or None
 
@@ -73,19 +85,22 @@ def check_versions(version_a: ModelVersion, version_b: ModelVersion, share_b: fl
         raise ExperimentError("The share of version B must be between 0 and 1 (exclusive).")
 
 
-def start_experiment(name: str, version_a: ModelVersion, version_b: ModelVersion, *,
-                     share_b: float = 0.5) -> Experiment:
+def start_experiment(
+    name: str, version_a: ModelVersion, version_b: ModelVersion, *, share_b: float = 0.5
+) -> Experiment:
     """Start splitting users between two ready versions; only one experiment runs at a time."""
     check_versions(version_a, version_b, share_b)
     with transaction.atomic():
-        current = Experiment.objects.select_for_update().filter(
-            status=Experiment.Status.RUNNING).first()
+        current = (
+            Experiment.objects.select_for_update().filter(status=Experiment.Status.RUNNING).first()
+        )
         if current is not None:
             raise ExperimentError(f"{current} is still running; end it first.")
         try:
             with transaction.atomic():
-                return Experiment.objects.create(name=name, version_a=version_a,
-                                                 version_b=version_b, share_b=share_b)
+                return Experiment.objects.create(
+                    name=name, version_a=version_a, version_b=version_b, share_b=share_b
+                )
         except IntegrityError as exc:  # another editor started one at the same moment
             raise ExperimentError("Another experiment is already running.") from exc
 

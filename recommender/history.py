@@ -34,8 +34,9 @@ def event_weights(event_types: Sequence[str], values: Sequence[Any]) -> np.ndarr
     return weights
 
 
-def user_history(user_id: Any, limit: int = HISTORY_LENGTH) -> tuple[list[int], list[float],
-                                                                       set[int]]:
+def user_history(
+    user_id: Any, limit: int = HISTORY_LENGTH
+) -> tuple[list[int], list[float], set[int]]:
     """A user's recent history, oldest first.
 
     Returns:

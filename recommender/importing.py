@@ -23,8 +23,7 @@ from .catalog import set_categories
 from .ingest import record_events
 from .models import Item
 
-__all__ = ["ImportReport", "read_rows", "import_items", "import_interactions",
-           "movielens_rows"]
+__all__ = ["ImportReport", "read_rows", "import_items", "import_interactions", "movielens_rows"]
 
 Progress = Callable[[int], None]
 
@@ -38,7 +37,7 @@ class ImportReport:
 
 
 def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """Yield (line number, row dict) from a .csv or .jsonl/.json file; a bad line yields a message."""
+    """Yield (line number, row) from a .csv or .jsonl file; a bad line yields a message."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as fh:
@@ -71,12 +70,18 @@ def _item_fields(row: dict[str, Any]) -> dict[str, Any]:
     active = row.get("is_active", True)
     if isinstance(active, str):
         active = active.strip().lower() not in {"0", "false", "no", "off"}
-    return {"title": str(row["title"])[:500], "description": str(row.get("description") or ""),
-            "url": str(row.get("url") or ""), "properties": props, "is_active": bool(active)}
+    return {
+        "title": str(row["title"])[:500],
+        "description": str(row.get("description") or ""),
+        "url": str(row.get("url") or ""),
+        "properties": props,
+        "is_active": bool(active),
+    }
 
 
-def import_items(rows: Iterable[tuple[int, Any]], *, batch_size: int = 2000,
-                 progress: Progress | None = None) -> ImportReport:
+def import_items(
+    rows: Iterable[tuple[int, Any]], *, batch_size: int = 2000, progress: Progress | None = None
+) -> ImportReport:
     """Create or update items by external_id, in batches, with their categories."""
     report = ImportReport()
     batch: list[tuple[int, dict]] = []
@@ -99,8 +104,9 @@ def import_items(rows: Iterable[tuple[int, Any]], *, batch_size: int = 2000,
 
 @transaction.atomic
 def _upsert_items(batch: list[tuple[int, dict]], report: ImportReport) -> None:
-    existing = Item.objects.in_bulk([str(r["external_id"]) for _, r in batch],
-                                    field_name="external_id")
+    existing = Item.objects.in_bulk(
+        [str(r["external_id"]) for _, r in batch], field_name="external_id"
+    )
     for n, row in batch:
         try:
             fields = _item_fields(row)
@@ -134,8 +140,7 @@ def _timestamp(value: Any) -> Any:
 def _resolve_users(names: set[str], create: bool) -> dict[str, Any]:
     User = get_user_model()
     field_name = User.USERNAME_FIELD
-    found = dict(User.objects.filter(**{f"{field_name}__in": names})
-                 .values_list(field_name, "pk"))
+    found = dict(User.objects.filter(**{f"{field_name}__in": names}).values_list(field_name, "pk"))
     missing = names - set(found)
     if create and missing:
         new = []
@@ -144,13 +149,19 @@ def _resolve_users(names: set[str], create: bool) -> dict[str, Any]:
             user.set_unusable_password()
             new.append(user)
         User.objects.bulk_create(new, ignore_conflicts=True)
-        found.update(User.objects.filter(**{f"{field_name}__in": missing})
-                     .values_list(field_name, "pk"))
+        found.update(
+            User.objects.filter(**{f"{field_name}__in": missing}).values_list(field_name, "pk")
+        )
     return found
 
 
-def import_interactions(rows: Iterable[tuple[int, Any]], *, create_users: bool = False,
-                        batch_size: int = 5000, progress: Progress | None = None) -> ImportReport:
+def import_interactions(
+    rows: Iterable[tuple[int, Any]],
+    *,
+    create_users: bool = False,
+    batch_size: int = 5000,
+    progress: Progress | None = None,
+) -> ImportReport:
     """Store events in atomic batches; bad rows are reported with their line numbers."""
     report = ImportReport()
     batch: list[tuple[int, Any]] = []
@@ -173,15 +184,22 @@ def _store_events(batch: list[tuple[int, Any]], report: ImportReport, create: bo
     events, lines = [], []
     for n, row in good:
         if str(row.get("user", "")) not in users:
-            report.rejected.append(f"line {n}: user: unknown user {row.get('user')!r} "
-                                   "(pass --create-users to create it)")
+            report.rejected.append(
+                f"line {n}: user: unknown user {row.get('user')!r} "
+                "(pass --create-users to create it)"
+            )
             continue
         value = row.get("value")
-        events.append({"user": users[str(row["user"])], "item": str(row.get("item", "")),
-                       "event_type": row.get("event_type") or "view",
-                       "value": float(value) if value not in (None, "") else None,
-                       "timestamp": _timestamp(row.get("timestamp")),
-                       "event_id": row.get("event_id") or _derived_event_id(row)})
+        events.append(
+            {
+                "user": users[str(row["user"])],
+                "item": str(row.get("item", "")),
+                "event_type": row.get("event_type") or "view",
+                "value": float(value) if value not in (None, "") else None,
+                "timestamp": _timestamp(row.get("timestamp")),
+                "event_id": row.get("event_id") or _derived_event_id(row),
+            }
+        )
         lines.append(n)
     result = record_events(events)
     report.created += len(result.created)
@@ -198,21 +216,45 @@ def movielens_rows(path: str | Path, user_prefix: str = "ml-"):
     data = load_movielens(path)
     User = get_user_model()
     as_email = User.USERNAME_FIELD == "email"
-    items = [(n, {"external_id": f"movie-{pk}", "title": title, "categories": genres,
-                  "description": " ".join(genres)})
-             for n, (pk, title, genres) in enumerate(
-                 zip(data.item_ids.tolist(), data.titles, data.genres, strict=True), start=1)]
+    items = [
+        (
+            n,
+            {
+                "external_id": f"movie-{pk}",
+                "title": title,
+                "categories": genres,
+                "description": " ".join(genres),
+            },
+        )
+        for n, (pk, title, genres) in enumerate(
+            zip(data.item_ids.tolist(), data.titles, data.genres, strict=True), start=1
+        )
+    ]
 
     def user_name(uid: int) -> str:
         return f"{user_prefix}{uid}@movielens.invalid" if as_email else f"{user_prefix}{uid}"
 
     def events():
-        for n, (u, i, r, t) in enumerate(zip(data.users.tolist(), data.items.tolist(),
-                                             data.ratings.tolist(), data.timestamps.tolist(),
-                                             strict=True), start=1):
-            yield n, {"user": user_name(u), "item": f"movie-{i}", "event_type": "rating",
-                      "value": float(r), "timestamp": int(t),
-                      "event_id": f"movielens:{u}:{i}:{t}"}
+        for n, (u, i, r, t) in enumerate(
+            zip(
+                data.users.tolist(),
+                data.items.tolist(),
+                data.ratings.tolist(),
+                data.timestamps.tolist(),
+                strict=True,
+            ),
+            start=1,
+        ):
+            yield (
+                n,
+                {
+                    "user": user_name(u),
+                    "item": f"movie-{i}",
+                    "event_type": "rating",
+                    "value": float(r),
+                    "timestamp": int(t),
+                    "event_id": f"movielens:{u}:{i}:{t}",
+                },
+            )
 
     return items, events(), len(data.users)
-

@@ -43,8 +43,11 @@ class IngestResult:
 def _parse_timestamp(raw: Any) -> datetime:
     if raw in (None, ""):
         return timezone.now()
-    value = raw if isinstance(raw, datetime) else (
-        parse_datetime(raw) if isinstance(raw, str) else None)
+    value = (
+        raw
+        if isinstance(raw, datetime)
+        else (parse_datetime(raw) if isinstance(raw, str) else None)
+    )
     if value is None:
         raise ValidationError({"timestamp": f"{raw!r} is not an ISO 8601 date-time."})
     if timezone.is_naive(value):
@@ -64,8 +67,9 @@ def _clean_value(raw: Any) -> float | None:
     raise ValidationError({"value": f"Value must be a number or null, not {raw!r}."})
 
 
-def _clean_event(event: Mapping[str, Any], items: dict[str, Item], users: dict[Any, Any],
-                 default_user: Any) -> Interaction:
+def _clean_event(
+    event: Mapping[str, Any], items: dict[str, Item], users: dict[Any, Any], default_user: Any
+) -> Interaction:
     """Build an unsaved Interaction or raise ValidationError naming the bad field."""
     if not isinstance(event, Mapping):
         raise ValidationError({"non_field_errors": "Each event must be an object."})
@@ -87,9 +91,15 @@ def _clean_event(event: Mapping[str, Any], items: dict[str, Item], users: dict[A
     rec_id = event.get("rec_id") or ""
     if not isinstance(rec_id, str) or len(rec_id) > 64:
         raise ValidationError({"rec_id": "rec_id must be a string of at most 64 characters."})
-    return Interaction(user=user, item=item, event_type=event_type, value=value,
-                       timestamp=_parse_timestamp(event.get("timestamp")),
-                       event_id=event_id, rec_id=rec_id)
+    return Interaction(
+        user=user,
+        item=item,
+        event_type=event_type,
+        value=value,
+        timestamp=_parse_timestamp(event.get("timestamp")),
+        event_id=event_id,
+        rec_id=rec_id,
+    )
 
 
 def _lookup(events: list[Any]) -> tuple[dict[str, Item], dict[Any, Any]]:
@@ -125,8 +135,9 @@ def _attach_sources(interactions: list[Interaction]) -> None:
     rec_ids = {i.rec_id for i in interactions if i.rec_id}
     if not rec_ids:
         return
-    versions = dict(Impression.objects.filter(rec_id__in=rec_ids)
-                    .values_list("rec_id", "model_version_id"))
+    versions = dict(
+        Impression.objects.filter(rec_id__in=rec_ids).values_list("rec_id", "model_version_id")
+    )
     for obj in interactions:
         obj.source_version_id = versions.get(obj.rec_id)
 
@@ -153,8 +164,14 @@ def record_events(events: Iterable[Any], *, user: Any = None) -> IngestResult:
         try:
             obj = _clean_event(event, items, users, user)
         except ValidationError as exc:
-            result.rejected.append({"index": index, "errors": exc.message_dict
-                                    if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}})
+            result.rejected.append(
+                {
+                    "index": index,
+                    "errors": exc.message_dict
+                    if hasattr(exc, "error_dict")
+                    else {"non_field_errors": exc.messages},
+                }
+            )
             continue
         key = (obj.user_id, obj.event_id)
         if obj.event_id and key in seen_ids:
@@ -169,9 +186,16 @@ def record_events(events: Iterable[Any], *, user: Any = None) -> IngestResult:
 
 def _store(pending: list[tuple[int, Interaction]], result: IngestResult) -> None:
     with_ids = [o for _, o in pending if o.event_id]
-    existing = set(Interaction.objects.filter(  # served by the (user, event_id) unique index
-        user_id__in={o.user_id for o in with_ids}, event_id__in={o.event_id for o in with_ids},
-    ).values_list("user_id", "event_id")) if with_ids else set()
+    existing = (
+        set(
+            Interaction.objects.filter(  # served by the (user, event_id) unique index
+                user_id__in={o.user_id for o in with_ids},
+                event_id__in={o.event_id for o in with_ids},
+            ).values_list("user_id", "event_id")
+        )
+        if with_ids
+        else set()
+    )
     fresh = []
     for index, obj in pending:
         if (obj.user_id, obj.event_id) in existing:
@@ -193,8 +217,11 @@ def _store(pending: list[tuple[int, Interaction]], result: IngestResult) -> None
     if created:
         from .signals import interactions_recorded
 
-        transaction.on_commit(lambda: interactions_recorded.send(
-            sender=Interaction, user_ids={o.user_id for o in created}))
+        transaction.on_commit(
+            lambda: interactions_recorded.send(
+                sender=Interaction, user_ids={o.user_id for o in created}
+            )
+        )
 
 
 def _store_one_by_one(fresh, result: IngestResult) -> list[Interaction]:
@@ -211,17 +238,29 @@ def _store_one_by_one(fresh, result: IngestResult) -> list[Interaction]:
     return created
 
 
-def record_interaction(user: Any, item: Item | str, event_type: str, *, value: float | None = None,
-                       timestamp: datetime | None = None, event_id: str | None = None,
-                       rec_id: str = "") -> Interaction:
+def record_interaction(
+    user: Any,
+    item: Item | str,
+    event_type: str,
+    *,
+    value: float | None = None,
+    timestamp: datetime | None = None,
+    event_id: str | None = None,
+    rec_id: str = "",
+) -> Interaction:
     """Store one event, raising ValidationError (naming the field) when it is refused.
 
     A repeated ``event_id`` (of the same user) returns the stored interaction instead of a
     second row.
     """
-    event = {"item": item.external_id if isinstance(item, Item) else item,
-             "event_type": event_type, "value": value, "timestamp": timestamp,
-             "event_id": event_id, "rec_id": rec_id}
+    event = {
+        "item": item.external_id if isinstance(item, Item) else item,
+        "event_type": event_type,
+        "value": value,
+        "timestamp": timestamp,
+        "event_id": event_id,
+        "rec_id": rec_id,
+    }
     result = record_events([event], user=user)
     if result.rejected:
         raise ValidationError(result.rejected[0]["errors"])

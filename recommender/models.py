@@ -62,7 +62,9 @@ class Item(models.Model):
     """One thing that can be recommended, optionally standing for a host model instance."""
 
     external_id = models.CharField(
-        _("external id"), max_length=255, unique=True,
+        _("external id"),
+        max_length=255,
+        unique=True,
         help_text=_("The stable id host sites and the API use."),
     )
     title = models.CharField(_("title"), max_length=500)
@@ -71,7 +73,9 @@ class Item(models.Model):
     properties = models.JSONField(_("properties"), default=dict, blank=True)
     url = models.CharField(_("URL"), max_length=1000, blank=True)
     is_active = models.BooleanField(
-        _("active"), default=True, db_index=True,
+        _("active"),
+        default=True,
+        db_index=True,
         help_text=_("Inactive items are never recommended."),
     )
     content_type = models.ForeignKey(
@@ -119,7 +123,8 @@ class Interaction(models.Model):
     """One event of a user on an item; the training data and the privacy-relevant log."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
         related_name="recommender_interactions",
     )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="interactions")
@@ -127,15 +132,25 @@ class Interaction(models.Model):
     value = models.FloatField(_("value"), null=True, blank=True, help_text=_("A rating's value."))
     timestamp = models.DateTimeField(_("time"), default=timezone.now)
     event_id = models.CharField(
-        _("event id"), max_length=255, null=True, blank=True,
+        _("event id"),
+        max_length=255,
+        null=True,
+        blank=True,
         help_text=_("Client-chosen id, unique per user, that makes ingestion idempotent."),
     )
     rec_id = models.CharField(
-        _("recommendation list"), max_length=64, blank=True, default="",
+        _("recommendation list"),
+        max_length=64,
+        blank=True,
+        default="",
         help_text=_("The tracked list (rec_id) that led to this event."),
     )
     source_version = models.ForeignKey(
-        "ModelVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        "ModelVersion",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         verbose_name=_("source model version"),
     )
     created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
@@ -148,8 +163,7 @@ class Interaction(models.Model):
             models.Index(fields=["user", "-timestamp"], name="recommender_int_user_time"),
             models.Index(fields=["item", "-timestamp"], name="recommender_int_item_time"),
             models.Index(fields=["-timestamp"], name="recommender_int_time"),
-            models.Index(fields=["rec_id"], name="recommender_int_rec",
-                         condition=~Q(rec_id="")),
+            models.Index(fields=["rec_id"], name="recommender_int_rec", condition=~Q(rec_id="")),
         ]
         constraints = [
             models.CheckConstraint(
@@ -157,14 +171,16 @@ class Interaction(models.Model):
             ),
             # Per user, so one user's ids can never collide with (and silently drop) another's.
             models.UniqueConstraint(
-                fields=["user", "event_id"], condition=Q(event_id__isnull=False),
+                fields=["user", "event_id"],
+                condition=Q(event_id__isnull=False),
                 name="recommender_int_unique_event_id",
                 violation_error_message=_("This user already sent an event with this event id."),
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.get_event_type_display()} {self.item.title} @ {self.timestamp:%Y-%m-%d %H:%M}"
+        when = f"{self.timestamp:%Y-%m-%d %H:%M}"
+        return f"{self.user} {self.get_event_type_display()} {self.item.title} @ {when}"
 
     def clean(self) -> None:
         validate_event_value(self.event_type, self.value)
@@ -173,14 +189,26 @@ class Interaction(models.Model):
 def validate_event_value(event_type: str, value: float | None) -> None:
     """Raise ValidationError naming the field when a value does not fit its event type."""
     if event_type not in EventType.values:
-        raise ValidationError({"event_type": _(f"Unknown event type {event_type!r}; "
-                                               f"expected one of {', '.join(EventType.values)}.")})
+        raise ValidationError(
+            {
+                "event_type": _(
+                    f"Unknown event type {event_type!r}; "
+                    f"expected one of {', '.join(EventType.values)}."
+                )
+            }
+        )
     if event_type == EventType.RATING:
         low, high = app_settings.RATING_SCALE
         if value is None:
             raise ValidationError({"value": _("A rating needs a value.")})
-        if not isinstance(value, int | float) or not math.isfinite(value) or not low <= value <= high:
-            raise ValidationError({"value": _(f"Rating {value!r} is out of range [{low}, {high}].")})
+        if (
+            not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            raise ValidationError(
+                {"value": _(f"Rating {value!r} is out of range [{low}, {high}].")}
+            )
     elif value is not None and (not isinstance(value, int | float) or not math.isfinite(value)):
         raise ValidationError({"value": _("Value must be a finite number or null.")})
 
@@ -195,16 +223,25 @@ class ModelVersion(models.Model):
         FAILED = "failed", _("failed")
         RETIRED = "retired", _("retired")
 
-    slot = models.CharField(_("slot"), max_length=50, default="default",
-                            help_text=_("At most one version per slot is active."))
+    slot = models.CharField(
+        _("slot"),
+        max_length=50,
+        default="default",
+        help_text=_("At most one version per slot is active."),
+    )
     algorithm = models.CharField(_("algorithm"), max_length=255)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
-                              default=Status.QUEUED, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
     is_active = models.BooleanField(_("active"), default=False)
     metrics = models.JSONField(_("metrics"), default=dict, blank=True)
-    history = models.JSONField(_("training history"), default=list, blank=True,
-                               help_text=_("Per-epoch loss and validation metric."))
+    history = models.JSONField(
+        _("training history"),
+        default=list,
+        blank=True,
+        help_text=_("Per-epoch loss and validation metric."),
+    )
     artifact = models.FileField(_("exported arrays (.npz)"), max_length=500, blank=True)
     artifact_sha256 = models.CharField(max_length=64, blank=True)
     model_file = models.FileField(_("Keras model (.keras)"), max_length=500, blank=True)
@@ -217,8 +254,9 @@ class ModelVersion(models.Model):
     )
     training_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
-    note = models.TextField(_("note"), blank=True,
-                            help_text=_("Why the version was or was not activated."))
+    note = models.TextField(
+        _("note"), blank=True, help_text=_("Why the version was or was not activated.")
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -229,8 +267,11 @@ class ModelVersion(models.Model):
         ordering = ["-created_at"]
         get_latest_by = "created_at"
         constraints = [
-            models.UniqueConstraint(fields=["slot"], condition=Q(is_active=True),
-                                    name="recommender_one_active_version_per_slot"),
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=Q(is_active=True),
+                name="recommender_one_active_version_per_slot",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -243,14 +284,17 @@ class Impression(models.Model):
     """One recommendation list shown to someone; clicks point back to it by rec_id."""
 
     rec_id = models.CharField(max_length=64, unique=True, default=new_rec_id)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             null=True, blank=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     placement = models.CharField(max_length=100, blank=True, db_index=True)
     source = models.CharField(max_length=20, blank=True)
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True,
-                                      blank=True, related_name="impressions")
-    experiment = models.ForeignKey("Experiment", on_delete=models.SET_NULL, null=True,
-                                   blank=True, related_name="impressions")
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="impressions"
+    )
+    experiment = models.ForeignKey(
+        "Experiment", on_delete=models.SET_NULL, null=True, blank=True, related_name="impressions"
+    )
     arm = models.CharField(max_length=1, blank=True)
     item_ids = models.JSONField(default=list, help_text=_("External ids in the order shown."))
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -272,20 +316,32 @@ class ItemRule(models.Model):
         BAN = "ban", _("ban")
 
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="rules")
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, null=True, blank=True,
-                                 related_name="rules",
-                                 help_text=_("Empty: applies to every list."))
+    category = models.ForeignKey(
+        Category,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rules",
+        help_text=_("Empty: applies to every list."),
+    )
     action = models.CharField(max_length=3, choices=Action.choices)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
-                                   null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["item", "category"], name="recommender_rule_unique",
-                                    condition=Q(category__isnull=False)),
-            models.UniqueConstraint(fields=["item"], name="recommender_rule_unique_everywhere",
-                                    condition=Q(category__isnull=True)),
+            models.UniqueConstraint(
+                fields=["item", "category"],
+                name="recommender_rule_unique",
+                condition=Q(category__isnull=False),
+            ),
+            models.UniqueConstraint(
+                fields=["item"],
+                name="recommender_rule_unique_everywhere",
+                condition=Q(category__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -305,18 +361,23 @@ class Experiment(models.Model):
     version_b = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
     share_b = models.FloatField(default=0.5, help_text=_("Share of users who get version B."))
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    winner = models.ForeignKey(ModelVersion, on_delete=models.SET_NULL, null=True,
-                               blank=True, related_name="+")
+    winner = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
         constraints = [
-            models.UniqueConstraint(fields=["status"], condition=Q(status="running"),
-                                    name="recommender_one_running_experiment"),
-            models.CheckConstraint(condition=Q(share_b__gte=0) & Q(share_b__lte=1),
-                                   name="recommender_experiment_share"),
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=Q(status="running"),
+                name="recommender_one_running_experiment",
+            ),
+            models.CheckConstraint(
+                condition=Q(share_b__gte=0) & Q(share_b__lte=1), name="recommender_experiment_share"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -326,8 +387,9 @@ class Experiment(models.Model):
 class AuditLog(models.Model):
     """Who did what to whose data, for privacy actions."""
 
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
-                              blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     action = models.CharField(max_length=50)
     subject = models.CharField(max_length=255, help_text=_("The user the action concerned."))
     detail = models.JSONField(default=dict, blank=True)

@@ -19,16 +19,29 @@ def _subject(user: Any) -> str:
 def export_user_data(user: Any, *, actor: Any = None) -> dict[str, Any]:
     """Everything the app stores about ``user``, as JSON-ready data."""
     interactions = list(
-        Interaction.objects.for_user(user).order_by("timestamp").values(
-            "item__external_id", "item__title", "event_type", "value", "timestamp",
-            "event_id", "rec_id"))
+        Interaction.objects.for_user(user)
+        .order_by("timestamp")
+        .values(
+            "item__external_id",
+            "item__title",
+            "event_type",
+            "value",
+            "timestamp",
+            "event_id",
+            "rec_id",
+        )
+    )
     for row in interactions:
         row["item"] = row.pop("item__external_id")
         row["item_title"] = row.pop("item__title")
         row["timestamp"] = row["timestamp"].isoformat()
     shown = Impression.objects.for_user(user).count()
-    AuditLog.objects.create(actor=_actor(actor), action="export", subject=_subject(user),
-                            detail={"interactions": len(interactions)})
+    AuditLog.objects.create(
+        actor=_actor(actor),
+        action="export",
+        subject=_subject(user),
+        detail={"interactions": len(interactions)},
+    )
     return {"user": str(user.pk), "interactions": interactions, "impressions": shown}
 
 
@@ -46,8 +59,9 @@ def forget_user(user: Any, *, actor: Any = None) -> dict[str, int]:
     versions = list(ModelVersion.objects.values_list("pk", flat=True))
     user_id = user.pk
     transaction.on_commit(lambda: cache.delete_user(user_id, versions))
-    AuditLog.objects.create(actor=_actor(actor), action="forget", subject=_subject(user),
-                            detail=deleted)
+    AuditLog.objects.create(
+        actor=_actor(actor), action="forget", subject=_subject(user), detail=deleted
+    )
     return deleted
 
 

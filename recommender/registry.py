@@ -24,7 +24,8 @@ def activate(version: ModelVersion, *, note: str = "") -> ModelVersion:
         raise NotActivatable(f"Version #{version.pk} is {version.status} and cannot be activated.")
     with transaction.atomic():
         ModelVersion.objects.active().in_slot(version.slot).exclude(pk=version.pk).update(
-            is_active=False)
+            is_active=False
+        )
         version.is_active = True
         if note:
             version.note = note

@@ -1,4 +1,4 @@
-"""Merchandising rules (pinned and banned items), cached and invalidated when an editor changes them."""
+"""Merchandising rules (pinned and banned items), cached; invalidated when an editor edits them."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ def rule_table(cached: dict | None = None) -> dict[str, dict[str, list[int]]]:
     table = cached if cached is not None else cache.get_value(KEY)
     if table is None:
         table = {}
-        rows = ItemRule.objects.filter(item__is_active=True).order_by("created_at").values_list(
-            "category__slug", "action", "item_id")
+        rows = (
+            ItemRule.objects.filter(item__is_active=True)
+            .order_by("created_at")
+            .values_list("category__slug", "action", "item_id")
+        )
         for slug, action, item_id in rows:
             entry = table.setdefault(slug or EVERYWHERE, {"pin": [], "ban": []})
             entry[action].append(item_id)
@@ -35,7 +38,7 @@ def _collect(action: str, categories: Sequence[str], cached: dict | None) -> lis
 
 
 def pinned(categories: Sequence[str] = (), cached: dict | None = None) -> list[int]:
-    """Item pks pinned to the top of lists in these categories (or everywhere), oldest rule first."""
+    """Item pks pinned to the top of lists in these categories or everywhere, oldest first."""
     return _collect("pin", categories, cached)
 
 

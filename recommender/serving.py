@@ -130,9 +130,15 @@ def _scorer_or_none(version: ModelVersion | None):
 # -- loading items, keeping score order -----------------------------------------------------
 
 
-def _load(pairs: Sequence[tuple[int, float]], limit: int, *, categories: Sequence[str] = (),
-          exclude: Iterable[str] = (), pins: Sequence[int] = (),
-          rule_table: dict | None = None) -> list[Recommendation]:
+def _load(
+    pairs: Sequence[tuple[int, float]],
+    limit: int,
+    *,
+    categories: Sequence[str] = (),
+    exclude: Iterable[str] = (),
+    pins: Sequence[int] = (),
+    rule_table: dict | None = None,
+) -> list[Recommendation]:
     """The first ``limit`` showable items of a ranked list, as Recommendations.
 
     Candidates are read in windows a little larger than ``limit`` (usually one query), since
@@ -140,21 +146,21 @@ def _load(pairs: Sequence[tuple[int, float]], limit: int, *, categories: Sequenc
     items only (one more query).
     """
     banned = rules.banned(categories, rule_table)
-    wanted = list(dict.fromkeys(pk for pk in [*pins, *(pk for pk, _ in pairs)]
-                                if pk not in banned))
+    wanted = list(dict.fromkeys(pk for pk in [*pins, *(pk for pk, _ in pairs)] if pk not in banned))
     scores = dict(pairs)
     top = max(scores.values(), default=1.0)
     exclude = list(exclude)
     window = limit + len(pins) + len(exclude) + 5
     chosen: list[Item] = []
     for start in range(0, len(wanted), window):
-        chunk = wanted[start:start + window]
+        chunk = wanted[start : start + window]
         by_pk = _showable(chunk, categories, exclude)
         chosen += [by_pk[pk] for pk in chunk if pk in by_pk][: limit - len(chosen)]
         if len(chosen) >= limit:
             break
-    prefetch_related_objects(chosen, Prefetch("categories",
-                                              queryset=Category.objects.order_by("name")))
+    prefetch_related_objects(
+        chosen, Prefetch("categories", queryset=Category.objects.order_by("name"))
+    )
     return [Recommendation(item, float(scores.get(item.pk, top))) for item in chosen]
 
 
@@ -170,8 +176,9 @@ def _showable(pks: Sequence[int], categories: Sequence[str], exclude: list[str])
 # -- the chain -----------------------------------------------------------------------------
 
 
-def score_user(scorer, user_id: Any, k: int, *, allowed_mask=None,
-               exclude_keys: Iterable[int] = ()) -> list[tuple[int, float]]:
+def score_user(
+    scorer, user_id: Any, k: int, *, allowed_mask=None, exclude_keys: Iterable[int] = ()
+) -> list[tuple[int, float]]:
     """Fold a user's current history into the model: their top ``k`` (item pk, score).
 
     An empty history gives an empty list (the caller falls back to popularity).
@@ -180,9 +187,12 @@ def score_user(scorer, user_id: Any, k: int, *, allowed_mask=None,
     if not keys:
         return []
     return scorer.recommend(
-        np.asarray(keys, dtype=np.int64), np.asarray(weights, dtype=np.float32), k=k,
+        np.asarray(keys, dtype=np.int64),
+        np.asarray(weights, dtype=np.float32),
+        k=k,
         exclude_keys=np.asarray(sorted(disliked | set(exclude_keys)), dtype=np.int64),
-        allowed_mask=allowed_mask, exclude_seen=app_settings.EXCLUDE_SEEN,
+        allowed_mask=allowed_mask,
+        exclude_seen=app_settings.EXCLUDE_SEEN,
     )
 
 
@@ -193,8 +203,9 @@ def _category_mask(scorer, categories: Sequence[str]):
     return scorer.mask_for(np.fromiter(pks, dtype=np.int64))
 
 
-def recommend_for_user(user: Any, *, limit: int = 10, categories: Sequence[str] = (),
-                       exclude: Iterable[str] = ()) -> RecommendationList:
+def recommend_for_user(
+    user: Any, *, limit: int = 10, categories: Sequence[str] = (), exclude: Iterable[str] = ()
+) -> RecommendationList:
     """A signed-in user's list; anonymous users (or None) get popular items."""
     exclude = list(exclude)
     if user is None or not getattr(user, "is_authenticated", False):
@@ -207,8 +218,14 @@ def recommend_for_user(user: Any, *, limit: int = 10, categories: Sequence[str] 
     pins = rules.pinned(categories, table)
     cached = cache.get_list(version_id, user.pk) if version_id else None
     if cached:
-        recs = _load(cached["items"], limit, categories=categories, exclude=exclude, pins=pins,
-                     rule_table=table)
+        recs = _load(
+            cached["items"],
+            limit,
+            categories=categories,
+            exclude=exclude,
+            pins=pins,
+            rule_table=table,
+        )
         if len(recs) >= limit or not categories:
             return _answer(recs, CACHED, version_id, arm)
     version = _version_by_id(arm.version_id) if arm else serving_version()
@@ -216,28 +233,35 @@ def recommend_for_user(user: Any, *, limit: int = 10, categories: Sequence[str] 
     if scorer is not None:
         k = limit + len(exclude) + len(pins) + 20
         pairs = score_user(scorer, user.pk, k, allowed_mask=_category_mask(scorer, categories))
-        recs = _load(pairs, limit, categories=categories, exclude=exclude, pins=pins,
-                     rule_table=table)
+        recs = _load(
+            pairs, limit, categories=categories, exclude=exclude, pins=pins, rule_table=table
+        )
         if recs:
             return _answer(recs, COMPUTED, version.pk, arm)
     return popular_items(limit=limit, categories=categories, exclude=exclude, user=user)
 
 
 def _answer(recs, source, version_id, arm) -> RecommendationList:
-    return RecommendationList(recs, source, version_id,
-                              experiment_id=arm.experiment_id if arm else None,
-                              arm=arm.arm if arm else "")
+    return RecommendationList(
+        recs,
+        source,
+        version_id,
+        experiment_id=arm.experiment_id if arm else None,
+        arm=arm.arm if arm else "",
+    )
 
 
-def similar_items(item: Item, *, limit: int = 10, categories: Sequence[str] = (),
-                  exclude: Iterable[str] = ()) -> RecommendationList:
+def similar_items(
+    item: Item, *, limit: int = 10, categories: Sequence[str] = (), exclude: Iterable[str] = ()
+) -> RecommendationList:
     """Items like ``item`` by the active model (cold items through their content)."""
     version = serving_version()
     scorer = _scorer_or_none(version)
     exclude = [*exclude, item.external_id]
     if scorer is not None:
-        pairs = scorer.similar(item.pk, k=limit + len(exclude) + 20,
-                               allowed_mask=_category_mask(scorer, categories))
+        pairs = scorer.similar(
+            item.pk, k=limit + len(exclude) + 20, allowed_mask=_category_mask(scorer, categories)
+        )
         recs = _load(pairs, limit, categories=categories, exclude=exclude)
         if recs:
             return RecommendationList(recs, COMPUTED, version.pk)
@@ -245,20 +269,28 @@ def similar_items(item: Item, *, limit: int = 10, categories: Sequence[str] = ()
     return popular_items(limit=limit, categories=categories or shared, exclude=exclude)
 
 
-def popular_items(*, limit: int = 10, categories: Sequence[str] = (),
-                  exclude: Iterable[str] = (), user: Any = None) -> RecommendationList:
+def popular_items(
+    *,
+    limit: int = 10,
+    categories: Sequence[str] = (),
+    exclude: Iterable[str] = (),
+    user: Any = None,
+) -> RecommendationList:
     """Most interacted-with active items of the recent window (overall or in categories)."""
     seen: set[int] = set()
     if user is not None and app_settings.EXCLUDE_SEEN:
         seen = set(Interaction.objects.for_user(user).values_list("item_id", flat=True)[:2000])
     pairs = [(pk, s) for pk, s in _popular_pairs() if pk not in seen]
-    recs = _load(pairs, limit, categories=categories, exclude=exclude,
-                 pins=rules.pinned(categories))
+    recs = _load(
+        pairs, limit, categories=categories, exclude=exclude, pins=rules.pinned(categories)
+    )
     if len(recs) < limit and categories:
         # A category nobody touched recently still shows its newest items.
         newest = Item.objects.active().in_categories(categories).exclude(pk__in=seen)
-        extra = [(pk, 0.0) for pk in newest.order_by("-created_at")
-                 .values_list("pk", flat=True)[: limit * 2]]
+        extra = [
+            (pk, 0.0)
+            for pk in newest.order_by("-created_at").values_list("pk", flat=True)[: limit * 2]
+        ]
         recs = _load(pairs + extra, limit, categories=categories, exclude=exclude)
     return RecommendationList(recs, POPULAR, None)
 
@@ -268,12 +300,21 @@ def _popular_pairs(size: int = 500) -> list[tuple[int, float]]:
     if cached is not None:
         return [tuple(p) for p in cached]
     window = Interaction.objects.positive().recent(app_settings.POPULARITY_WINDOW_DAYS)
-    counts = list(window.values("item_id").annotate(n=Count("id")).order_by("-n")
-                  .values_list("item_id", "n")[:size])
+    counts = list(
+        window.values("item_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .values_list("item_id", "n")[:size]
+    )
     if len(counts) < size:  # a quiet site: fall back to all-time counts
         have = {pk for pk, _ in counts}
-        more = (Interaction.objects.positive().values("item_id").annotate(n=Count("id"))
-                .order_by("-n").values_list("item_id", "n")[:size])
+        more = (
+            Interaction.objects.positive()
+            .values("item_id")
+            .annotate(n=Count("id"))
+            .order_by("-n")
+            .values_list("item_id", "n")[:size]
+        )
         counts += [(pk, n / 1000.0) for pk, n in more if pk not in have]
     cache.set_value("popular", [[int(pk), float(n)] for pk, n in counts], 300)
     return [(int(pk), float(n)) for pk, n in counts]

@@ -26,8 +26,15 @@ from .conf import app_settings
 from .history import event_weights
 from .models import Interaction, Item, ModelVersion
 
-__all__ = ["TrainingData", "load_training_data", "enqueue_version", "train", "TrainingBusy",
-           "fail_stale_runs", "content_matrix"]
+__all__ = [
+    "TrainingData",
+    "load_training_data",
+    "enqueue_version",
+    "train",
+    "TrainingBusy",
+    "fail_stale_runs",
+    "content_matrix",
+]
 
 logger = logging.getLogger("recommender")
 LOCK_KEY = "train-lock"
@@ -55,7 +62,8 @@ class TrainingData:
 def load_training_data(chunk: int = 20_000) -> TrainingData:
     """Read the log with ``values_list`` in chunks: no model instances, bounded memory."""
     rows = Interaction.objects.order_by().values_list(
-        "user_id", "item_id", "event_type", "value", "timestamp")
+        "user_id", "item_id", "event_type", "value", "timestamp"
+    )
     users, items, weights, stamps = [], [], [], []
     batch: list[tuple] = []
     for row in rows.iterator(chunk_size=chunk):
@@ -65,8 +73,13 @@ def load_training_data(chunk: int = 20_000) -> TrainingData:
             batch = []
     _consume(batch, users, items, weights, stamps)
     catalogue = np.fromiter(Item.objects.active().values_list("pk", flat=True), dtype=np.int64)
-    return TrainingData(_join(users, np.int64), _join(items, np.int64),
-                        _join(weights, np.float64), _join(stamps, np.float64), catalogue)
+    return TrainingData(
+        _join(users, np.int64),
+        _join(items, np.int64),
+        _join(weights, np.float64),
+        _join(stamps, np.float64),
+        catalogue,
+    )
 
 
 def _join(parts: list[np.ndarray], dtype) -> np.ndarray:
@@ -90,8 +103,11 @@ def content_matrix(item_keys: np.ndarray):
     position = {int(k): n for n, k in enumerate(item_keys)}
     texts = [""] * len(item_keys)
     cats: list[list[str]] = [[] for _ in item_keys]
-    for pk, title, description in Item.objects.filter(pk__in=position).values_list(
-            "pk", "title", "description").iterator(chunk_size=5000):
+    for pk, title, description in (
+        Item.objects.filter(pk__in=position)
+        .values_list("pk", "title", "description")
+        .iterator(chunk_size=5000)
+    ):
         texts[position[pk]] = f"{title} {description}"
     through = Item.categories.through.objects.filter(item_id__in=position)
     for pk, name in through.values_list("item_id", "category__name").iterator(chunk_size=5000):
@@ -102,8 +118,10 @@ def content_matrix(item_keys: np.ndarray):
 def enqueue_version(params: dict | None = None, slot: str = "default") -> ModelVersion:
     """Create a queued version that a worker (or the train command) will train."""
     return ModelVersion.objects.create(
-        slot=slot, algorithm=app_settings.BACKEND,
-        params={**app_settings.BACKEND_PARAMS, **(params or {})})
+        slot=slot,
+        algorithm=app_settings.BACKEND,
+        params={**app_settings.BACKEND_PARAMS, **(params or {})},
+    )
 
 
 def fail_stale_runs() -> int:
@@ -111,12 +129,18 @@ def fail_stale_runs() -> int:
     if cache.get_value(LOCK_KEY) is not None:
         return 0
     return ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).update(
-        status=ModelVersion.Status.FAILED, finished_at=timezone.now(),
-        error="The worker stopped before training finished (its lock expired).")
+        status=ModelVersion.Status.FAILED,
+        finished_at=timezone.now(),
+        error="The worker stopped before training finished (its lock expired).",
+    )
 
 
-def train(version_id: int | None = None, *, on_epoch: EpochCallback | None = None,
-          params: dict | None = None) -> ModelVersion:
+def train(
+    version_id: int | None = None,
+    *,
+    on_epoch: EpochCallback | None = None,
+    params: dict | None = None,
+) -> ModelVersion:
     """Train a version (a queued one, or a new one), evaluate it, store it, maybe activate it.
 
     One run at a time: a lock in the cache (Redis in production) expires after
@@ -126,8 +150,7 @@ def train(version_id: int | None = None, *, on_epoch: EpochCallback | None = Non
         raise TrainingBusy("Another training run is in progress.")
     try:
         fail_stale_runs_locked()
-        version = (ModelVersion.objects.get(pk=version_id) if version_id
-                   else enqueue_version(params))
+        version = ModelVersion.objects.get(pk=version_id) if version_id else enqueue_version(params)
         if version.status != ModelVersion.Status.QUEUED:
             return version  # a retried task whose run already happened
         cache.set_value(LOCK_KEY, version.pk, app_settings.TRAIN_LOCK_TIMEOUT)
@@ -139,8 +162,10 @@ def train(version_id: int | None = None, *, on_epoch: EpochCallback | None = Non
 def fail_stale_runs_locked() -> None:
     """Under the lock, any run still "training" belongs to a dead worker."""
     ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).update(
-        status=ModelVersion.Status.FAILED, finished_at=timezone.now(),
-        error="The worker stopped before training finished.")
+        status=ModelVersion.Status.FAILED,
+        finished_at=timezone.now(),
+        error="The worker stopped before training finished.",
+    )
 
 
 def _run(version: ModelVersion, on_epoch: EpochCallback | None) -> ModelVersion:
@@ -183,10 +208,16 @@ def _prepare(data: TrainingData, mask: np.ndarray | None = None):
     from .ml.data import prepare
 
     sel = slice(None) if mask is None else mask
-    return prepare(data.users[sel], data.items[sel], data.weights[sel], data.timestamps[sel],
-                   min_user_interactions=app_settings.MIN_USER_INTERACTIONS,
-                   min_item_interactions=app_settings.MIN_ITEM_INTERACTIONS,
-                   half_life_days=app_settings.HALF_LIFE_DAYS, extra_item_keys=data.catalogue)
+    return prepare(
+        data.users[sel],
+        data.items[sel],
+        data.weights[sel],
+        data.timestamps[sel],
+        min_user_interactions=app_settings.MIN_USER_INTERACTIONS,
+        min_item_interactions=app_settings.MIN_ITEM_INTERACTIONS,
+        half_life_days=app_settings.HALF_LIFE_DAYS,
+        extra_item_keys=data.catalogue,
+    )
 
 
 def _fit_and_evaluate(version: ModelVersion, on_epoch: EpochCallback | None) -> _Outcome:
@@ -194,11 +225,14 @@ def _fit_and_evaluate(version: ModelVersion, on_epoch: EpochCallback | None) -> 
 
     data = load_training_data()
     dataset = _prepare(data)  # fails early, with a clear message, on too little data
-    metrics = evaluate_on_holdout(data, lambda: _backend(version.params), _prepare,
-                                  content_matrix)
+    metrics = evaluate_on_holdout(data, lambda: _backend(version.params), _prepare, content_matrix)
     model = _backend(version.params)
-    model.fit(dataset, content_matrix(dataset.item_keys), validation=True,
-              on_epoch=_recorder(version, on_epoch))
+    model.fit(
+        dataset,
+        content_matrix(dataset.item_keys),
+        validation=True,
+        on_epoch=_recorder(version, on_epoch),
+    )
     through = datetime.fromtimestamp(float(data.timestamps.max()), tz=UTC)
     return _Outcome(model, dataset, metrics, through)
 
@@ -265,6 +299,8 @@ def promotion_decision(version: ModelVersion) -> tuple[bool, str]:
     theirs = (current.metrics or {}).get("default", {}).get("ndcg@10") if current else None
     tolerance = app_settings.PROMOTION_TOLERANCE
     if theirs is not None and ours < theirs - tolerance:
-        return False, (f"Not activated: NDCG@10 {ours:.4f} is worse than the active "
-                       f"version #{current.pk}'s {theirs:.4f} by more than {tolerance}.")
+        return False, (
+            f"Not activated: NDCG@10 {ours:.4f} is worse than the active "
+            f"version #{current.pk}'s {theirs:.4f} by more than {tolerance}."
+        )
     return True, f"Activated: NDCG@10 {ours:.4f} (popularity {popular or 0:.4f})."

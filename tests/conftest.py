@@ -40,8 +40,9 @@ def items(db):
     music = Category.objects.create(name="Music")
     made = []
     for n in range(10):
-        item = Item.objects.create(external_id=f"i{n}", title=f"Item {n}",
-                                   description=("a book" if n < 5 else "an album"))
+        item = Item.objects.create(
+            external_id=f"i{n}", title=f"Item {n}", description=("a book" if n < 5 else "an album")
+        )
         item.categories.add(books if n < 5 else music)
         made.append(item)
     return made
@@ -61,14 +62,18 @@ def planted(db):
     rng = __import__("random").Random(7)
     User = get_user_model()
     cats = {name: Category.objects.create(name=name) for name in ("Books", "Music", "Games")}
-    words = {"Books": "novel story author chapter", "Music": "album song band guitar",
-             "Games": "console level player quest"}
+    words = {
+        "Books": "novel story author chapter",
+        "Music": "album song band guitar",
+        "Games": "console level player quest",
+    }
     items = {}
     for name, cat in cats.items():
         items[name] = []
         for n in range(12):
-            item = Item.objects.create(external_id=f"{name.lower()}-{n}",
-                                       title=f"{name[:-1]} {n}", description=words[name])
+            item = Item.objects.create(
+                external_id=f"{name.lower()}-{n}", title=f"{name[:-1]} {n}", description=words[name]
+            )
             item.categories.add(cat)
             items[name].append(item)
     users, taste, rows = [], {}, []
@@ -81,9 +86,14 @@ def planted(db):
         # Each user touches 8 of the 12 items of their category, plus one stray item.
         picks = rng.sample(items[favourite], 8) + [rng.choice(items[list(cats)[(u + 1) % 3]])]
         for n, item in enumerate(picks):
-            rows.append(Interaction(user=user, item=item, event_type=rng.choice(
-                ["view", "view", "click", "purchase"]),
-                timestamp=start + timedelta(hours=u * 5 + n)))
+            rows.append(
+                Interaction(
+                    user=user,
+                    item=item,
+                    event_type=rng.choice(["view", "view", "click", "purchase"]),
+                    timestamp=start + timedelta(hours=u * 5 + n),
+                )
+            )
     Interaction.objects.bulk_create(rows)
     return {"users": users, "items": items, "taste": taste, "categories": cats}
 
@@ -94,9 +104,11 @@ def trained_version(planted, settings, tmp_path):
     from recommender import services
 
     settings.MEDIA_ROOT = tmp_path
-    settings.RECOMMENDER = {**settings.RECOMMENDER,
-                            "BACKEND": "recommender.ml.baselines.EASERecommender",
-                            "BACKEND_PARAMS": {"l2": 10.0}}
+    settings.RECOMMENDER = {
+        **settings.RECOMMENDER,
+        "BACKEND": "recommender.ml.baselines.EASERecommender",
+        "BACKEND_PARAMS": {"l2": 10.0},
+    }
     version = services.train()
     assert version.status == "ready", version.error
     assert version.is_active, version.note

@@ -28,8 +28,9 @@ def url(model, view="changelist", *args):
 def data(user, items):
     for n in range(30):
         Interaction.objects.create(user=user, item=items[n % 10], event_type="view")
-    ModelVersion.objects.create(algorithm="recommender.ml.baselines.PopularityRecommender",
-                                status="failed", error="boom")
+    ModelVersion.objects.create(
+        algorithm="recommender.ml.baselines.PopularityRecommender", status="failed", error="boom"
+    )
     return items
 
 
@@ -77,9 +78,17 @@ def test_bulk_deactivate_and_activate(client, staff, items):
 
 def test_admin_form_names_the_field_of_a_duplicate_external_id(client, staff, items):
     client.force_login(staff)
-    response = client.post(url(Item, "add"), {"external_id": "i0", "title": "Again",
-                                               "description": "", "properties": "{}",
-                                               "rules-TOTAL_FORMS": 0, "rules-INITIAL_FORMS": 0})
+    response = client.post(
+        url(Item, "add"),
+        {
+            "external_id": "i0",
+            "title": "Again",
+            "description": "",
+            "properties": "{}",
+            "rules-TOTAL_FORMS": 0,
+            "rules-INITIAL_FORMS": 0,
+        },
+    )
     assert response.status_code == 200
     assert "external_id" in response.context["adminform"].form.errors
     assert Item.objects.filter(title="Again").count() == 0
@@ -87,9 +96,18 @@ def test_admin_form_names_the_field_of_a_duplicate_external_id(client, staff, it
 
 def test_admin_form_refuses_an_out_of_range_rating(client, staff, user, items):
     client.force_login(staff)
-    response = client.post(url(Interaction, "add"), {
-        "user": user.pk, "item": items[0].pk, "event_type": "rating", "value": 11,
-        "timestamp_0": "2026-01-01", "timestamp_1": "10:00:00", "rec_id": ""})
+    response = client.post(
+        url(Interaction, "add"),
+        {
+            "user": user.pk,
+            "item": items[0].pk,
+            "event_type": "rating",
+            "value": 11,
+            "timestamp_0": "2026-01-01",
+            "timestamp_1": "10:00:00",
+            "rec_id": "",
+        },
+    )
     assert response.status_code == 200
     assert "value" in response.context["adminform"].form.errors
     assert not Interaction.objects.exists()

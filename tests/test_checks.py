@@ -49,7 +49,8 @@ def test_bad_event_weights():
     assert [e.id for e in found()] == ["recommender.E004", "recommender.E004"]
 
 
-@override_settings(RECOMMENDER={"ITEM_MODELS": {"shop.Nothing": {"title": "x"},
-                                                "testapp.Product": {"blurb": "x"}}})
+@override_settings(
+    RECOMMENDER={"ITEM_MODELS": {"shop.Nothing": {"title": "x"}, "testapp.Product": {"blurb": "x"}}}
+)
 def test_bad_item_models():
     assert [e.id for e in found()] == ["recommender.E005", "recommender.E005"]

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def fast_backend(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    settings.RECOMMENDER = {**settings.RECOMMENDER,
-                            "BACKEND": "recommender.ml.baselines.EASERecommender"}
+    settings.RECOMMENDER = {
+        **settings.RECOMMENDER,
+        "BACKEND": "recommender.ml.baselines.EASERecommender",
+    }
 
 
 def run(*args):
@@ -44,16 +46,23 @@ def test_demo_reset_starts_over(fast_backend):
     first = set(Item.objects.values_list("pk", flat=True))
     out = run("--reset", "--no-train")
     assert "Removed the previous demo data" in out
-    assert Item.objects.count() == 168 and not first & set(Item.objects.values_list("pk", flat=True))
+    assert Item.objects.count() == 168 and not first & set(
+        Item.objects.values_list("pk", flat=True)
+    )
 
 
 def test_demo_refuses_a_dead_redis(fast_backend, settings, monkeypatch):
     from django.core.management import CommandError
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/0")
-    settings.CACHES = {**settings.CACHES, "default": {
-        "BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6390/0",
-        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2}}}
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6390/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2},
+        },
+    }
     with pytest.raises(CommandError, match="start it, or unset REDIS_URL"):
         run("--no-train")
 

@@ -1,4 +1,4 @@
-"""Recording events: each bad input is refused naming its field; batches are atomic and idempotent."""
+"""Recording events: bad input refused naming its field; batches atomic and idempotent."""
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -58,8 +58,10 @@ def test_valid_events_of_a_batch_are_stored_and_bad_ones_are_not(user, items):
 
 
 def test_retried_batch_is_idempotent(user, items):
-    batch = [{"item": "i0", "event_type": "view", "event_id": "e-1"},
-             {"item": "i1", "event_type": "like", "event_id": "e-2"}]
+    batch = [
+        {"item": "i0", "event_type": "view", "event_id": "e-1"},
+        {"item": "i1", "event_type": "like", "event_id": "e-2"},
+    ]
     first = services.record_events(batch, user=user)
     again = services.record_events(batch, user=user)
     assert len(first.created) == 2 and not first.duplicates
@@ -70,8 +72,12 @@ def test_retried_batch_is_idempotent(user, items):
 
 def test_duplicate_event_id_inside_one_batch(user, items):
     result = services.record_events(
-        [{"item": "i0", "event_type": "view", "event_id": "x"},
-         {"item": "i1", "event_type": "view", "event_id": "x"}], user=user)
+        [
+            {"item": "i0", "event_type": "view", "event_id": "x"},
+            {"item": "i1", "event_type": "view", "event_id": "x"},
+        ],
+        user=user,
+    )
     assert len(result.created) == 1
     assert result.duplicates == [{"index": 1, "event_id": "x"}]
 
@@ -83,8 +89,7 @@ def test_replayed_single_event_returns_the_stored_one(user, items):
 
 
 def test_trusted_caller_can_name_the_user(user, other_user, items):
-    result = services.record_events([{"item": "i2", "event_type": "view",
-                                      "user": other_user.pk}])
+    result = services.record_events([{"item": "i2", "event_type": "view", "user": other_user.pk}])
     assert result.created[0].user == other_user
 
 

@@ -62,7 +62,12 @@ def test_queryset_vocabulary(user, other_user, items):
     assert Interaction.objects.for_user(user).on_active_items().count() == 1
     assert Item.objects.active().count() == 9
     assert set(Item.objects.in_categories(["music"]).values_list("external_id", flat=True)) == {
-        "i5", "i6", "i7", "i8", "i9"}
+        "i5",
+        "i6",
+        "i7",
+        "i8",
+        "i9",
+    }
 
 
 def test_registered_host_model_keeps_item_in_sync():
@@ -89,5 +94,6 @@ def test_one_item_per_host_object():
     product = Product.objects.create(name="Lamp")
     item = Item.objects.linked_to(product).get()
     with pytest.raises(IntegrityError), transaction.atomic():
-        Item.objects.create(external_id="dup", title="dup",
-                            content_type=item.content_type, object_id=item.object_id)
+        Item.objects.create(
+            external_id="dup", title="dup", content_type=item.content_type, object_id=item.object_id
+        )

@@ -82,8 +82,9 @@ def test_training_lock_refuses_a_second_run(trained_version):
     cache.delete_value("train-lock")
 
 
-def test_new_user_gets_personal_recommendations_from_current_history(trained_version, planted,
-                                                                     django_user_model):
+def test_new_user_gets_personal_recommendations_from_current_history(
+    trained_version, planted, django_user_model
+):
     newcomer = django_user_model.objects.create_user("new@example.com", "pw")
     assert services.recommend_for_user(newcomer, limit=5).source == "popular"
     for item in planted["items"]["Music"][:3]:

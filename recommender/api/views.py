@@ -405,4 +405,3 @@ class MyDataView(APIView):
     @extend_schema(responses={200: s.ForgetSerializer, **errors(401, 403)})
     def delete(self, request):
         return Response(services.forget_user(request.user, actor=request.user))
-

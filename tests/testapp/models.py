@@ -32,8 +32,11 @@ class Product(models.Model):
     tags = models.CharField(max_length=200, blank=True)
     on_sale = models.BooleanField(default=True)
 
-    def category_names(self):
-        return [t.strip() for t in self.tags.split(",") if t.strip()]
+    def __str__(self):
+        return self.name
 
     def get_absolute_url(self):
         return f"/products/{self.pk}/"
+
+    def category_names(self):
+        return [t.strip() for t in self.tags.split(",") if t.strip()]

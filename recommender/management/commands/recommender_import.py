@@ -31,17 +31,31 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--items", metavar="FILE", help="Items as .csv or .jsonl.")
-        parser.add_argument("--interactions", metavar="FILE",
-                            help="Interactions as .csv or .jsonl.")
-        parser.add_argument("--movielens", metavar="PATH",
-                            help="A MovieLens folder (u.data/u.item or ratings.csv/movies.csv); "
-                                 "creates its users.")
-        parser.add_argument("--create-users", action="store_true",
-                            help="Create users named in the interactions that do not exist.")
+        parser.add_argument(
+            "--interactions", metavar="FILE", help="Interactions as .csv or .jsonl."
+        )
+        parser.add_argument(
+            "--movielens",
+            metavar="PATH",
+            help="A MovieLens folder (u.data/u.item or ratings.csv/movies.csv); creates its users.",
+        )
+        parser.add_argument(
+            "--create-users",
+            action="store_true",
+            help="Create users named in the interactions that do not exist.",
+        )
         parser.add_argument("--batch-size", type=int, default=5000)
 
-    def handle(self, *args, items=None, interactions=None, movielens=None, create_users=False,
-               batch_size=5000, **options):
+    def handle(
+        self,
+        *args,
+        items=None,
+        interactions=None,
+        movielens=None,
+        create_users=False,
+        batch_size=5000,
+        **options,
+    ):
         if not (items or interactions or movielens):
             raise CommandError("Nothing to import: give --items, --interactions or --movielens.")
         rejected = []
@@ -51,8 +65,9 @@ class Command(BaseCommand):
             if items:
                 rejected += self._items(importing.read_rows(items), None, batch_size)
             if interactions:
-                rejected += self._events(importing.read_rows(interactions), None, create_users,
-                                         batch_size)
+                rejected += self._events(
+                    importing.read_rows(interactions), None, create_users, batch_size
+                )
         except (FileNotFoundError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         if rejected:
@@ -61,22 +76,33 @@ class Command(BaseCommand):
             raise CommandError(f"{len(rejected)} rows were rejected (the rest were imported).")
 
     def _bar(self, total, unit):
-        return tqdm(total=total, unit=f" {unit}", file=self.stdout, disable=None, leave=True,
-                    dynamic_ncols=True)
+        return tqdm(
+            total=total,
+            unit=f" {unit}",
+            file=self.stdout,
+            disable=None,
+            leave=True,
+            dynamic_ncols=True,
+        )
 
     def _items(self, rows, total, batch_size):
         with self._bar(total, "items") as bar:
             report = importing.import_items(rows, batch_size=batch_size, progress=bar.update)
-        self.stdout.write(f"Items: {report.created} created, {report.updated} updated, "
-                          f"{len(report.rejected)} rejected.")
+        self.stdout.write(
+            f"Items: {report.created} created, {report.updated} updated, "
+            f"{len(report.rejected)} rejected."
+        )
         return report.rejected
 
     def _events(self, rows, total, create_users, batch_size):
         with self._bar(total, "events") as bar:
-            report = importing.import_interactions(rows, create_users=create_users,
-                                                   batch_size=batch_size, progress=bar.update)
-        self.stdout.write(f"Interactions: {report.created} created, {report.duplicates} "
-                          f"already stored, {len(report.rejected)} rejected.")
+            report = importing.import_interactions(
+                rows, create_users=create_users, batch_size=batch_size, progress=bar.update
+            )
+        self.stdout.write(
+            f"Interactions: {report.created} created, {report.duplicates} "
+            f"already stored, {len(report.rejected)} rejected."
+        )
         return report.rejected
 
     def _movielens(self, path, batch_size):

@@ -15,10 +15,17 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--async", action="store_true", dest="run_async",
-                            help="Enqueue the training on the Celery 'training' queue and return.")
-        parser.add_argument("--params", default="{}",
-                            help='JSON object of backend parameters, e.g. \'{"epochs": 20}\'.')
+        parser.add_argument(
+            "--async",
+            action="store_true",
+            dest="run_async",
+            help="Enqueue the training on the Celery 'training' queue and return.",
+        )
+        parser.add_argument(
+            "--params",
+            default="{}",
+            help="JSON object of backend parameters, e.g. '{\"epochs\": 20}'.",
+        )
 
     def handle(self, *args, run_async=False, params="{}", **options):
         try:
@@ -48,12 +55,19 @@ class Command(BaseCommand):
 
     def _report(self, version):
         if version.status == "failed":
-            raise CommandError(f"Training of version #{version.pk} failed: "
-                               f"{version.error.strip().splitlines()[-1]}")
+            raise CommandError(
+                f"Training of version #{version.pk} failed: "
+                f"{version.error.strip().splitlines()[-1]}"
+            )
         for name, m in version.metrics.items():
-            self.stdout.write(f"{name:>11}: NDCG@10 {m['ndcg@10']:.4f}  Recall@10 "
-                              f"{m['recall@10']:.4f}  HitRate@10 {m['hit@10']:.4f}  "
-                              f"Coverage@10 {m['coverage@10']:.4f}")
-        self.stdout.write(self.style.SUCCESS(
-            f"Version #{version.pk} ready in {version.training_seconds:.1f} s "
-            f"({version.n_users} users, {version.n_items} items). {version.note}"))
+            self.stdout.write(
+                f"{name:>11}: NDCG@10 {m['ndcg@10']:.4f}  Recall@10 "
+                f"{m['recall@10']:.4f}  HitRate@10 {m['hit@10']:.4f}  "
+                f"Coverage@10 {m['coverage@10']:.4f}"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Version #{version.pk} ready in {version.training_seconds:.1f} s "
+                f"({version.n_users} users, {version.n_items} items). {version.note}"
+            )
+        )
