@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -56,6 +56,12 @@ logger = logging.getLogger("recommender")
 THROTTLES = [AnonThrottle, UserThrottle]
 
 
+class DatabaseUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database did not answer; nothing of this request was stored. Retry."
+    default_code = "database_unavailable"
+
+
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
@@ -72,6 +78,7 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
         413: "Body too large.",
         415: "Not JSON.",
         429: "Throttled: retry later.",
+        503: "The database did not answer; nothing was stored: retry.",
     }
     return {code: OpenApiResponse(s.ErrorSerializer, words[code]) for code in (*codes, 429)}
 
@@ -272,13 +279,19 @@ class InteractionsView(APIView):
                 "Every event was rejected (which and why), or "
                 "the batch itself is malformed (a body naming the problem).",
             ),
-            **errors(401, 403, 413, 415),
+            **errors(401, 403, 413, 415, 503),
         },
     )
     def post(self, request):
         events = self._events(request)
         self._check_users(request, events)
-        result = services.record_events(events, user=request.user).as_dict()
+        try:
+            result = services.record_events(events, user=request.user).as_dict()
+        except (OperationalError, InterfaceError) as exc:
+            # The batch's transaction never committed: tell the client to retry (its
+            # event_ids make the retry safe) rather than answer a bare 500.
+            logger.warning("database unavailable while recording events: %s", exc)
+            raise DatabaseUnavailable from exc
         if result["created"]:
             code = status.HTTP_201_CREATED
         elif result["duplicates"]:

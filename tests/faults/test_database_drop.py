@@ -86,7 +86,8 @@ def test_a_batch_cut_off_mid_way_is_stored_whole_or_not_at_all(user, items, sign
     with connection_dropped_after_first_insert() as log:
         response = client.post("/api/interactions/", batch, format="json")
     assert log["dropped"] and log["inserts"] == 1
-    assert response.status_code >= 500, "the client must not be told the batch was stored"
+    assert response.status_code == 503, "the client must be told to retry, not that it stored"
+    assert "Retry" in response.json()["detail"]
     assert b"Traceback" not in response.content
     connection.close()  # as the next request would: a fresh connection
     assert Interaction.objects.filter(event_id__startswith="cut-").count() == 0
