@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 
@@ -54,8 +55,18 @@ class Category(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if not self.slug:
-            self.slug = slugify(self.name)[:200]
+            self.slug = self._free_slug()
         super().save(*args, **kwargs)
+
+    def _free_slug(self) -> str:
+        """An ASCII slug for the name; a name with none ("€€") or whose slug another category
+        already has ("Sci-Fi" and "sci fi") gets a short hash of itself appended."""
+        base = slugify(self.name)[:180]
+        taken = Category.objects.filter(slug=base).exclude(pk=self.pk).exists() if base else True
+        if not taken:
+            return base
+        digest = hashlib.sha1(self.name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        return f"{base}-{digest}" if base else f"category-{digest}"
 
 
 class Item(models.Model):

@@ -97,3 +97,17 @@ def test_one_item_per_host_object():
         Item.objects.create(
             external_id="dup", title="dup", content_type=item.content_type, object_id=item.object_id
         )
+
+
+def test_category_slugs_are_ascii_and_unique_whatever_the_name():
+    import re
+
+    from recommender.models import Category
+
+    odd = Category.objects.create(name="\u0098")
+    euro = Category.objects.create(name="€€")
+    sci = Category.objects.create(name="Sci-Fi")
+    sci2 = Category.objects.create(name="sci fi")
+    slugs = [c.slug for c in (odd, euro, sci, sci2)]
+    assert all(re.fullmatch(r"[-a-zA-Z0-9_]+", s) for s in slugs), slugs
+    assert len(set(slugs)) == 4 and sci.slug == "sci-fi"
