@@ -128,6 +128,11 @@ def fail_stale_runs() -> int:
     """Mark failed the runs left "training" by a worker that died (its lock expired)."""
     if cache.get_value(LOCK_KEY) is not None:
         return 0
+    return _fail_orphaned_runs()
+
+
+def _fail_orphaned_runs() -> int:
+    """Mark failed every run still "training": called only when no live run holds the lock."""
     return ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).update(
         status=ModelVersion.Status.FAILED,
         finished_at=timezone.now(),
@@ -149,7 +154,7 @@ def train(
     if not cache.add_value(LOCK_KEY, version_id or 0, app_settings.TRAIN_LOCK_TIMEOUT):
         raise TrainingBusy("Another training run is in progress.")
     try:
-        fail_stale_runs_locked()
+        _fail_orphaned_runs()  # we hold the lock: any such run is dead
         version = ModelVersion.objects.get(pk=version_id) if version_id else enqueue_version(params)
         if version.status != ModelVersion.Status.QUEUED:
             return version  # a retried task whose run already happened
@@ -157,15 +162,6 @@ def train(
         return _run(version, on_epoch)
     finally:
         cache.delete_value(LOCK_KEY)
-
-
-def fail_stale_runs_locked() -> None:
-    """Under the lock, any run still "training" belongs to a dead worker."""
-    ModelVersion.objects.filter(status=ModelVersion.Status.TRAINING).update(
-        status=ModelVersion.Status.FAILED,
-        finished_at=timezone.now(),
-        error="The worker stopped before training finished.",
-    )
 
 
 def _run(version: ModelVersion, on_epoch: EpochCallback | None) -> ModelVersion:
