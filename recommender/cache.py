@@ -29,6 +29,7 @@ __all__ = [
     "get_current_version",
     "set_current_version",
     "get_list",
+    "get_values_and_list",
     "set_lists",
     "delete_user",
     "delete_lists",
@@ -89,6 +90,18 @@ def set_current_version(version_id: int, slot: str = "default") -> bool:
 
 def get_list(version_id: int, user_id: Any) -> CachedList | None:
     return _safely(None, "read", _cache().get, _list_key(version_id, user_id))
+
+
+def get_values_and_list(
+    keys: list[str], version_id: int | None, user_id: Any
+) -> tuple[dict[str, Any], CachedList | None]:
+    """Small values (as :func:`get_values`) and ``user_id``'s list of ``version_id``, in one
+    round trip; the list is None when absent (or ``version_id`` is None)."""
+    wanted = [f"{PREFIX}:{k}" for k in keys]
+    list_key = _list_key(version_id, user_id) if version_id else None
+    found = _safely({}, "read", _cache().get_many, wanted + ([list_key] if list_key else []))
+    the_list = found.pop(list_key, None) if list_key else None
+    return {k[len(PREFIX) + 1 :]: v for k, v in found.items()}, the_list
 
 
 def set_lists(version_id: int, lists: Mapping[Any, Sequence[tuple[int, float]]]) -> bool:

@@ -16,6 +16,33 @@ __all__ = [
 
 
 class ItemQuerySet(models.QuerySet):
+    """Items; bulk writes through it tell every process's item store (recommender.itemcache)."""
+
+    def update(self, **kwargs) -> int:
+        rows = super().update(**kwargs)
+        _catalogue_changed(self.db)
+        return rows
+
+    update.alters_data = True
+
+    def delete(self):
+        result = super().delete()
+        _catalogue_changed(self.db)
+        return result
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        _catalogue_changed(self.db)
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs) -> int:
+        rows = super().bulk_update(objs, fields, *args, **kwargs)
+        _catalogue_changed(self.db)
+        return rows
+
     def active(self) -> ItemQuerySet:
         return self.filter(is_active=True)
 
@@ -33,6 +60,12 @@ class ItemQuerySet(models.QuerySet):
 
         ct = ContentType.objects.get_for_model(obj, for_concrete_model=False)
         return self.filter(content_type=ct, object_id=str(obj.pk))
+
+
+def _catalogue_changed(using: str) -> None:
+    from .itemcache import changed
+
+    changed(using)
 
 
 class InteractionQuerySet(models.QuerySet):

@@ -1,11 +1,12 @@
-"""Signal receivers: host-model sync of the catalogue and refreshes after new interactions."""
+"""Signal receivers: host-model sync of the catalogue, the item stores of web processes,
+and refreshes after new interactions."""
 
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from . import cache, catalog, experiments, rules, tasks
-from .models import Experiment, ItemRule
+from . import cache, catalog, experiments, itemcache, rules, tasks
+from .models import Category, Experiment, Item, ItemRule
 from .signals import interactions_recorded, model_activated
 
 
@@ -19,6 +20,19 @@ def sync_host_item(sender, instance, raw=False, **kwargs):
 def unsync_host_item(sender, instance, **kwargs):
     if catalog.spec_for(sender) is not None:
         catalog.unsync_item(instance)
+
+
+@receiver([post_save, post_delete], sender=Item, dispatch_uid="recommender_item_changed")
+@receiver([post_save, post_delete], sender=Category, dispatch_uid="recommender_category_changed")
+def catalogue_changed(sender, using=None, **kwargs):
+    """Every process drops the items it keeps (see recommender.itemcache)."""
+    itemcache.changed(using)
+
+
+@receiver(m2m_changed, sender=Item.categories.through, dispatch_uid="recommender_item_categories")
+def item_categories_changed(sender, action, using=None, **kwargs):
+    if action.startswith("post_"):
+        itemcache.changed(using)
 
 
 @receiver(model_activated, dispatch_uid="recommender_forget_active_version")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, Prefetch, prefetch_related_objects
+from django.db.models import Count
 
-from . import cache, experiments, rules
+from . import cache, experiments, itemcache, rules
 from .conf import app_settings
 from .history import user_history
 from .models import Category, Interaction, Item, ModelVersion, new_rec_id
@@ -33,12 +33,18 @@ __all__ = [
 
 logger = logging.getLogger("recommender")
 CACHED, COMPUTED, POPULAR = "cached", "computed", "popular"
+_READ = object()  # "read the catalogue generation yourself"
+PREFETCH = 100  # candidates of a list loaded into the item store on a miss
+_last_pointer: int | None = None  # the lists' pointer ("current:default") as last read
 
 
 @dataclass
 class Recommendation:
+    """An item of a list, its score, and its categories (ordered by name)."""
+
     item: Item
     score: float
+    categories: Sequence[Category] = ()
 
     @property
     def external_id(self) -> str:
@@ -138,39 +144,46 @@ def _load(
     exclude: Iterable[str] = (),
     pins: Sequence[int] = (),
     rule_table: dict | None = None,
+    token: Any = _READ,
 ) -> list[Recommendation]:
     """The first ``limit`` showable items of a ranked list, as Recommendations.
 
-    Candidates are read in windows a little larger than ``limit`` (usually one query), since
-    most of a cached 100-item list is never shown; categories are fetched for the chosen
-    items only (one more query).
+    Items come from the process's item store (:mod:`recommender.itemcache`; ``token`` is the
+    catalogue generation when the caller already read it). Candidates are taken in windows a
+    little larger than ``limit``; when the store lacks some, they are loaded together with the
+    rest of the first ``PREFETCH`` candidates (one query and one for categories), so the next
+    requests for the list find them all.
     """
     banned = rules.banned(categories, rule_table)
     wanted = list(dict.fromkeys(pk for pk in [*pins, *(pk for pk, _ in pairs)] if pk not in banned))
+    if not wanted:
+        return []
+    if token is _READ:
+        token = itemcache.generation()
     scores = dict(pairs)
     top = max(scores.values(), default=1.0)
-    exclude = list(exclude)
-    window = limit + len(pins) + len(exclude) + 5
-    chosen: list[Item] = []
+    excluded = set(exclude)
+    in_categories = set(categories)
+    window = limit + len(pins) + len(excluded) + 5
+    chosen: list[Recommendation] = []
     for start in range(0, len(wanted), window):
         chunk = wanted[start : start + window]
-        by_pk = _showable(chunk, categories, exclude)
-        chosen += [by_pk[pk] for pk in chunk if pk in by_pk][: limit - len(chosen)]
-        if len(chosen) >= limit:
-            break
-    prefetch_related_objects(
-        chosen, Prefetch("categories", queryset=Category.objects.order_by("name"))
-    )
-    return [Recommendation(item, float(scores.get(item.pk, top))) for item in chosen]
-
-
-def _showable(pks: Sequence[int], categories: Sequence[str], exclude: list[str]) -> dict:
-    qs = Item.objects.active().filter(pk__in=pks)
-    if exclude:
-        qs = qs.exclude(external_id__in=exclude)
-    if categories:
-        qs = qs.filter(categories__slug__in=list(categories)).distinct()
-    return {item.pk: item for item in qs}
+        found = itemcache.entries(chunk, token, prefetch=wanted[start + window : PREFETCH])
+        for pk in chunk:
+            entry = found.get(pk)
+            if (
+                entry is None
+                or not entry.item.is_active
+                or entry.item.external_id in excluded
+                or (in_categories and in_categories.isdisjoint(entry.slugs))
+            ):
+                continue
+            chosen.append(
+                Recommendation(entry.item, float(scores.get(pk, top)), entry.categories)
+            )
+            if len(chosen) >= limit:
+                return chosen
+    return chosen
 
 
 # -- the chain -----------------------------------------------------------------------------
@@ -210,13 +223,21 @@ def recommend_for_user(
     exclude = list(exclude)
     if user is None or not getattr(user, "is_authenticated", False):
         return popular_items(limit=limit, categories=categories, exclude=exclude)
-    # The experiment, the lists' pointer and the rule table: one cache round trip.
-    small = cache.get_values([experiments.KEY, "current:default", rules.KEY])
+    # The experiment, the lists' pointer, the rule table, the catalogue generation and the
+    # user's list under the pointer seen last (it rarely moves): one cache round trip.
+    global _last_pointer
+    guess = _last_pointer
+    small, cached = cache.get_values_and_list(
+        [experiments.KEY, "current:default", rules.KEY, itemcache.KEY], guess, user.pk
+    )
+    token = itemcache.settle(small.get(itemcache.KEY))
+    _last_pointer = small.get("current:default")
     arm = experiments.arm_for(user.pk, small.get(experiments.KEY))
-    version_id = arm.version_id if arm else small.get("current:default")
+    version_id = arm.version_id if arm else _last_pointer
     table = rules.rule_table(small.get(rules.KEY))
     pins = rules.pinned(categories, table)
-    cached = cache.get_list(version_id, user.pk) if version_id else None
+    if version_id != guess:
+        cached = cache.get_list(version_id, user.pk) if version_id else None
     if cached:
         recs = _load(
             cached["items"],
@@ -225,6 +246,7 @@ def recommend_for_user(
             exclude=exclude,
             pins=pins,
             rule_table=table,
+            token=token,
         )
         if len(recs) >= limit or not categories:
             return _answer(recs, CACHED, version_id, arm)
@@ -234,7 +256,13 @@ def recommend_for_user(
         k = limit + len(exclude) + len(pins) + 20
         pairs = score_user(scorer, user.pk, k, allowed_mask=_category_mask(scorer, categories))
         recs = _load(
-            pairs, limit, categories=categories, exclude=exclude, pins=pins, rule_table=table
+            pairs,
+            limit,
+            categories=categories,
+            exclude=exclude,
+            pins=pins,
+            rule_table=table,
+            token=token,
         )
         if recs:
             return _answer(recs, COMPUTED, version.pk, arm)
@@ -280,10 +308,17 @@ def popular_items(
     seen: set[int] = set()
     if user is not None and app_settings.EXCLUDE_SEEN:
         seen = set(Interaction.objects.for_user(user).values_list("item_id", flat=True)[:2000])
-    pairs = [(pk, s) for pk, s in _popular_pairs() if pk not in seen]
-    recs = _load(
-        pairs, limit, categories=categories, exclude=exclude, pins=rules.pinned(categories)
-    )
+    # The popular list, the rule table and the catalogue generation: one cache round trip.
+    small = cache.get_values(["popular", rules.KEY, itemcache.KEY])
+    table = rules.rule_table(small.get(rules.KEY))
+    options = {
+        "categories": categories,
+        "exclude": exclude,
+        "rule_table": table,
+        "token": itemcache.settle(small.get(itemcache.KEY)),
+    }
+    pairs = [(pk, s) for pk, s in _popular_pairs(small.get("popular")) if pk not in seen]
+    recs = _load(pairs, limit, pins=rules.pinned(categories, table), **options)
     if len(recs) < limit and categories:
         # A category nobody touched recently still shows its newest items.
         newest = Item.objects.active().in_categories(categories).exclude(pk__in=seen)
@@ -291,12 +326,13 @@ def popular_items(
             (pk, 0.0)
             for pk in newest.order_by("-created_at").values_list("pk", flat=True)[: limit * 2]
         ]
-        recs = _load(pairs + extra, limit, categories=categories, exclude=exclude)
+        recs = _load(pairs + extra, limit, **options)
     return RecommendationList(recs, POPULAR, None)
 
 
-def _popular_pairs(size: int = 500) -> list[tuple[int, float]]:
-    cached = cache.get_value("popular")
+def _popular_pairs(cached: list | None = None, size: int = 500) -> list[tuple[int, float]]:
+    """Item pks and counts, most popular first: ``cached`` when the caller read the cached
+    ones, else computed (and cached for 5 minutes)."""
     if cached is not None:
         return [tuple(p) for p in cached]
     window = Interaction.objects.positive().recent(app_settings.POPULARITY_WINDOW_DAYS)
