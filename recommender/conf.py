@@ -78,9 +78,17 @@ DEFAULTS: dict[str, Any] = {
     # DRF throttle rates per scope ("anon", "user", "ingest"); None disables a scope.
     # A host's partial dict is merged over these.
     "THROTTLE_RATES": {"anon": "120/minute", "user": "1200/minute", "ingest": "300/minute"},
-    # Impressions a request holds before writing them in one bulk insert (the rest are
-    # written after the response is sent).
+    # Impressions written together: a request writes its own once it holds this many, and a
+    # process writes the impressions of finished requests once this many wait.
     "IMPRESSION_BUFFER_SIZE": 50,
+    # Seconds the impressions of finished requests may wait to be written together
+    # (0: each request's are written when it finishes).
+    "IMPRESSION_FLUSH_SECONDS": 1.0,
+    # Items each web process keeps between requests for serving lists (0: none); see
+    # recommender.itemcache. Catalogue writes through the app empty every process's store.
+    "ITEM_CACHE_SIZE": 10000,
+    # Seconds after which a process empties its item store anyway (writes the app cannot see).
+    "ITEM_CACHE_SECONDS": 300,
 }
 
 IMPORT_STRINGS = ("BACKEND",)

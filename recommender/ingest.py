@@ -130,6 +130,7 @@ def _as_pk(model, value):
 
 def _attach_sources(interactions: list[Interaction]) -> None:
     """Link each event with a rec_id to the model version of the list it came from."""
+    from . import tracking
     from .models import Impression
 
     rec_ids = {i.rec_id for i in interactions if i.rec_id}
@@ -138,6 +139,14 @@ def _attach_sources(interactions: list[Interaction]) -> None:
     versions = dict(
         Impression.objects.filter(rec_id__in=rec_ids).values_list("rec_id", "model_version_id")
     )
+    if len(versions) < len(rec_ids) and tracking.flush():
+        # Some lists may wait in this process's impression queue: write them, look again.
+        # (Lists waiting in other processes link their events when they are written.)
+        versions = dict(
+            Impression.objects.filter(rec_id__in=rec_ids).values_list(
+                "rec_id", "model_version_id"
+            )
+        )
     for obj in interactions:
         obj.source_version_id = versions.get(obj.rec_id)
 

@@ -85,6 +85,10 @@ REST_FRAMEWORK = {
 }
 RECOMMENDER = {
     "BACKEND": "recommender.ml.baselines.PopularityRecommender",
+    # Each request's impressions are written when it finishes, inside the test's transaction
+    # (a timer thread writing later would escape it); tests/api/test_tracking.py covers the
+    # queued writes of the default.
+    "IMPRESSION_FLUSH_SECONDS": 0,
     "ITEM_MODELS": {
         "testapp.Product": {
             "title": "name",
