@@ -20,6 +20,7 @@ __all__ = [
     "ListQuerySerializer",
     "ItemListQuerySerializer",
     "RecommendationListSerializer",
+    "list_payload",
     "EventSerializer",
     "IngestResultSerializer",
     "ModelVersionSerializer",
@@ -43,10 +44,6 @@ class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["slug", "name"]
-
-
-def _categories(item: Item) -> list[dict[str, str]]:
-    return [{"slug": c.slug, "name": c.name} for c in item.categories.all()]
 
 
 # -- catalogue -------------------------------------------------------------------------------
@@ -210,25 +207,31 @@ class RecommendationListSerializer(serializers.Serializer):
     results = RecommendationSerializer(many=True)
 
     def to_representation(self, answer: RecommendationList) -> dict:
-        rec_id = answer.rec_id
-        return {
-            "rec_id": rec_id,
-            "source": answer.source,
-            "model_version": answer.version_id,
-            "experiment": answer.experiment_id,
-            "arm": answer.arm,
-            "results": [
-                {
-                    "external_id": r.item.external_id,
-                    "title": r.item.title,
-                    "categories": _categories(r.item),
-                    "url": r.item.url or None,
-                    "score": r.score,
-                    "rec_id": rec_id,
-                }
-                for r in answer.recommendations
-            ],
-        }
+        return list_payload(answer)
+
+
+def list_payload(answer: RecommendationList) -> dict:
+    """The body of a recommendation list, as RecommendationListSerializer documents it
+    (built without a serializer instance: this is the API's hottest path)."""
+    rec_id = answer.rec_id
+    return {
+        "rec_id": rec_id,
+        "source": answer.source,
+        "model_version": answer.version_id,
+        "experiment": answer.experiment_id,
+        "arm": answer.arm,
+        "results": [
+            {
+                "external_id": r.item.external_id,
+                "title": r.item.title,
+                "categories": [{"slug": c.slug, "name": c.name} for c in r.categories],
+                "url": r.item.url or None,
+                "score": r.score,
+                "rec_id": rec_id,
+            }
+            for r in answer.recommendations
+        ],
+    }
 
 
 # -- events ----------------------------------------------------------------------------------
