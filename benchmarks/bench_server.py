@@ -100,3 +100,30 @@ def serve(workers: int, threads: int):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def server_cpu_seconds(base: str) -> float:
+    """CPU seconds used so far by the server behind ``base`` (its gunicorn processes) and by
+    the PostgreSQL and Redis servers it talks to: what a request costs, whoever does the work.
+
+    Read from /proc (Linux). Under a CPU-bound load, throughput follows the inverse of this
+    cost per request, and the cost is far steadier than requests per second on a shared,
+    noisy machine.
+    """
+    port = base.rsplit(":", 1)[1]
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as fh:
+                stat = fh.read()
+        except OSError:  # the process ended meanwhile
+            continue
+        ours = "gunicorn" in cmd and f"127.0.0.1:{port}" in cmd
+        service = cmd.startswith(("postgres", "redis-server", "/usr/lib/postgresql"))
+        if ours or service:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return total
