@@ -143,9 +143,7 @@ def _attach_sources(interactions: list[Interaction]) -> None:
         # Some lists may wait in this process's impression queue: write them, look again.
         # (Lists waiting in other processes link their events when they are written.)
         versions = dict(
-            Impression.objects.filter(rec_id__in=rec_ids).values_list(
-                "rec_id", "model_version_id"
-            )
+            Impression.objects.filter(rec_id__in=rec_ids).values_list("rec_id", "model_version_id")
         )
     for obj in interactions:
         obj.source_version_id = versions.get(obj.rec_id)

@@ -178,9 +178,7 @@ def _load(
                 or (in_categories and in_categories.isdisjoint(entry.slugs))
             ):
                 continue
-            chosen.append(
-                Recommendation(entry.item, float(scores.get(pk, top)), entry.categories)
-            )
+            chosen.append(Recommendation(entry.item, float(scores.get(pk, top)), entry.categories))
             if len(chosen) >= limit:
                 return chosen
     return chosen
