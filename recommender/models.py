@@ -197,9 +197,12 @@ class Interaction(models.Model):
         validate_event_value(self.event_type, self.value)
 
 
+_EVENT_TYPES = tuple(EventType.values)  # (EventType.values builds a new list on each use)
+
+
 def validate_event_value(event_type: str, value: float | None) -> None:
     """Raise ValidationError naming the field when a value does not fit its event type."""
-    if event_type not in EventType.values:
+    if event_type not in _EVENT_TYPES:
         raise ValidationError(
             {
                 "event_type": _(

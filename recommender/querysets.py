@@ -4,15 +4,45 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.core.exceptions import EmptyResultSet
 from django.db import models
+from django.db.models import F
+from django.db.models.lookups import In
 from django.utils import timezone
 
 __all__ = [
+    "AnyOf",
+    "any_of",
     "ItemQuerySet",
     "InteractionQuerySet",
     "ModelVersionQuerySet",
     "ImpressionQuerySet",
 ]
+
+
+class AnyOf(In):
+    """``field IN (values)``, sent to PostgreSQL as ``field = ANY(%s)`` with one array.
+
+    The API's batches name up to 1,000 items, users and event ids: as an IN list of 1,000
+    placeholders, psycopg spends longer parsing the query on the client than the database
+    spends running it. Other databases get the plain IN list.
+    """
+
+    def as_postgresql(self, compiler, connection):
+        if not self.rhs_is_direct_value():
+            return self.as_sql(compiler, connection)
+        values = [v for v in dict.fromkeys(self.rhs) if v is not None]
+        if not values:
+            raise EmptyResultSet
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        field = self.lhs.output_field
+        params = [field.get_db_prep_value(v, connection, prepared=True) for v in values]
+        return f"{lhs} = ANY(%s::{field.cast_db_type(connection)}[])", (*lhs_params, params)
+
+
+def any_of(field: str, values) -> AnyOf:
+    """A filter: ``field`` is one of ``values`` (see AnyOf)."""
+    return AnyOf(F(field), list(values))
 
 
 class ItemQuerySet(models.QuerySet):
