@@ -294,3 +294,22 @@ def test_retrain_without_an_active_version_counts_every_interaction(user, items,
     assert refresh.retrain_due() is None
     _add_events(user, items, 1)
     assert refresh.retrain_due() is not None
+
+
+@pytest.mark.integration
+def test_claims_still_work_where_redis_refuses_scripts(user, staff, redis_cache, monkeypatch):
+    """A managed Redis without EVAL: the claims fall back to one pipelined SET NX per key."""
+    from redis import Redis
+    from redis.exceptions import ResponseError
+
+    from recommender import cache as app_cache
+
+    def refuse(self, *args, **kwargs):
+        raise ResponseError("NOPERM this user has no permissions to run the 'eval' command")
+
+    monkeypatch.setattr(Redis, "eval", refuse)
+    assert refresh.claim_refreshes([user.pk, staff.pk]) == [user.pk, staff.pk]
+    assert refresh.claim_refreshes([user.pk, staff.pk]) == []
+    assert 0 < redis_cache.ttl(f"recommender:refresh-due:{user.pk}") <= 31
+    assert app_cache.add_values(["kept", "kept"], 1, None) == [True, False]
+    assert redis_cache.ttl("recommender:kept") is None  # no expiry
