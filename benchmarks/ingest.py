@@ -154,8 +154,15 @@ def report(args, times: dict[str, list[float]], stored: int) -> None:
         rates[name] = args.batch_size / median
         print(f"{name:52} {rates[name]:10.0f} {median * 1000:9.1f}")
     for case in ("signed-in user's events", "staff, events of many users"):
+        api, floor = times[f"POST /api/interactions/ ({case})"], times[f"bare bulk_create ({case})"]
         ratio = rates[f"POST /api/interactions/ ({case})"] / rates[f"bare bulk_create ({case})"]
-        print(f"API / bare bulk_create, {case}: {ratio:.0%} (target: at least 70%)")
+        # Each API batch ran next to a bare one: on a machine whose speed drifts, the ratio
+        # within each pair is the steadier figure.
+        paired = statistics.median(b / a for a, b in zip(api, floor, strict=True))
+        print(
+            f"API / bare bulk_create, {case}: {ratio:.0%} of the medians, {paired:.0%} median "
+            "of the interleaved pairs (target: at least 70%)"
+        )
     print(f"rows stored: {stored}")
 
 
