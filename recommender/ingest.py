@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -109,15 +110,41 @@ def _clean_event(
     rec_id = event.get("rec_id") or ""
     if not isinstance(rec_id, str) or len(rec_id) > 64:
         raise ValidationError({"rec_id": "rec_id must be a string of at most 64 characters."})
-    return Interaction(
-        user_id=user_id,
-        item_id=item_id,
-        event_type=event_type,
-        value=value,
-        timestamp=_parse_timestamp(event.get("timestamp"), now),
-        event_id=event_id,
-        rec_id=rec_id,
-    )
+    timestamp = _parse_timestamp(event.get("timestamp"), now)
+    return _new_row(user_id, item_id, event_type, value, timestamp, event_id, rec_id)
+
+
+_ROW = ("user_id", "item_id", "event_type", "value", "timestamp", "event_id", "rec_id")
+
+
+@functools.cache
+def _row_template() -> tuple[list[int], list[Any]] | None:
+    """Where _ROW's values go among Interaction's concrete fields, and the other fields'
+    defaults; None when another field has a callable default (build with keywords then)."""
+    positions, defaults = {}, []
+    for index, f in enumerate(Interaction._meta.concrete_fields):
+        if f.attname in _ROW:
+            positions[f.attname] = index
+            defaults.append(None)
+        elif f.primary_key:
+            defaults.append(None)
+        elif f.has_default() and callable(f.default):
+            return None
+        else:
+            defaults.append(f.get_default())
+    return [positions[name] for name in _ROW], defaults
+
+
+def _new_row(*values: Any) -> Interaction:
+    """An unsaved Interaction of _ROW's values, built positionally: the ORM's fast path,
+    a third of the keyword path's cost, which a 1,000-event batch feels."""
+    template = _row_template()
+    if template is None:
+        return Interaction(**dict(zip(_ROW, values, strict=True)))
+    positions, args = template[0], list(template[1])
+    for position, value in zip(positions, values, strict=True):
+        args[position] = value
+    return Interaction(*args)
 
 
 def _lookup(events: list[Any]) -> tuple[dict[str, Any], dict[Any, Any]]:

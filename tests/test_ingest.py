@@ -98,3 +98,17 @@ def test_click_from_a_tracked_list_links_the_model_version(user, items):
     Impression.objects.create(rec_id="r1", user=user, model_version=version, item_ids=["i0"])
     event = services.record_interaction(user, items[0], "click", rec_id="r1")
     assert event.source_version == version
+
+
+def test_rows_built_positionally_match_rows_built_by_keyword():
+    """record_events builds its rows through the ORM's positional fast path: every field must
+    land where keywords would have put it (a new field with a default included)."""
+    from django.utils import timezone
+
+    from recommender.ingest import _ROW, _new_row
+
+    when = timezone.now()
+    values = (3, 4, "rating", 4.5, when, "e-1", "r-1")
+    fast, slow = _new_row(*values), Interaction(**dict(zip(_ROW, values, strict=True)))
+    for f in Interaction._meta.concrete_fields:
+        assert getattr(fast, f.attname) == getattr(slow, f.attname), f.attname
