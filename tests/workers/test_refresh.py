@@ -313,3 +313,23 @@ def test_claims_still_work_where_redis_refuses_scripts(user, staff, redis_cache,
     assert 0 < redis_cache.ttl(f"recommender:refresh-due:{user.pk}") <= 31
     assert app_cache.add_values(["kept", "kept"], 1, None) == [True, False]
     assert redis_cache.ttl("recommender:kept") is None  # no expiry
+
+
+def test_server_keys_follow_any_key_function():
+    """Claims compute django-redis's key wrapping once, unless the key function does more
+    than wrap the key (then each key goes through it)."""
+    import hashlib
+
+    from recommender.cache import _server_keys
+
+    class Client:
+        def __init__(self, key_func):
+            self.make_key = key_func
+
+    wrapping = Client(lambda key: f"site:1:{key}")
+    assert _server_keys(wrapping, ["a", "b"]) == ["site:1:a", "site:1:b"]
+    hashing = Client(lambda key: hashlib.md5(key.encode()).hexdigest())
+    assert _server_keys(hashing, ["a", "b"]) == [
+        hashlib.md5(b"a").hexdigest(),
+        hashlib.md5(b"b").hexdigest(),
+    ]
