@@ -121,9 +121,21 @@ def get_values_and_list(
     round trip; the list is None when absent (or ``version_id`` is None)."""
     wanted = [f"{PREFIX}:{k}" for k in keys]
     list_key = _list_key(version_id, user_id) if version_id else None
-    found = _safely({}, "read", _cache().get_many, wanted + ([list_key] if list_key else []))
+    found = _safely({}, "read", _get_many, wanted + ([list_key] if list_key else []))
     the_list = found.pop(list_key, None) if list_key else None
     return {k[len(PREFIX) + 1 :]: v for k, v in found.items()}, the_list
+
+
+def _get_many(keys: list[str]) -> dict[str, Any]:
+    """``get_many`` that, on django-redis, sends one MGET of keys wrapped as django-redis
+    wraps them, without its per-key make_key (this runs on every cached list served)."""
+    backend = _cache()
+    client = getattr(backend, "client", None)
+    if not hasattr(client, "get_client") or not hasattr(client, "decode"):
+        return backend.get_many(keys)
+    values = client.get_client(write=False).mget(_server_keys(client, keys))
+    pairs = zip(keys, values, strict=True)
+    return {key: client.decode(value) for key, value in pairs if value is not None}
 
 
 def set_lists(version_id: int, lists: Mapping[Any, Sequence[tuple[int, float]]]) -> bool:
