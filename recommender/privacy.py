@@ -6,10 +6,11 @@ from typing import Any
 
 from django.db import transaction
 
-from . import cache
+from . import cache, tracking
+from .conf import app_settings
 from .models import AuditLog, Impression, Interaction, ModelVersion
 
-__all__ = ["export_user_data", "forget_user"]
+__all__ = ["export_user_data", "forget_user", "forget_late_impressions"]
 
 
 def _subject(user: Any) -> str:
@@ -58,11 +59,25 @@ def forget_user(user: Any, *, actor: Any = None) -> dict[str, int]:
     }
     versions = list(ModelVersion.objects.values_list("pk", flat=True))
     user_id = user.pk
+    deleted["impressions"] += tracking.discard_user(user_id)
     transaction.on_commit(lambda: cache.delete_user(user_id, versions))
+    if app_settings.IMPRESSION_FLUSH_SECONDS > 0:
+        # Lists shown just before may still wait in other web processes' impression queues:
+        # sweep again once every queue has been written.
+        from .tasks import enqueue, forget_late_impressions
+
+        delay = float(app_settings.IMPRESSION_FLUSH_SECONDS) + 10
+        transaction.on_commit(lambda: enqueue(forget_late_impressions, user_id, countdown=delay))
     AuditLog.objects.create(
         actor=_actor(actor), action="forget", subject=_subject(user), detail=deleted
     )
     return deleted
+
+
+def forget_late_impressions(user_id: Any) -> int:
+    """Delete the impressions of a forgotten user that web processes wrote after the forget
+    (they were waiting in an impression queue); returns how many went."""
+    return Impression.objects.filter(user_id=user_id).delete()[0]
 
 
 def _actor(actor: Any) -> Any:

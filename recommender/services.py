@@ -10,7 +10,7 @@ from .catalog import set_categories, sync_item, unsync_item
 from .experiments import ExperimentError, end_experiment, start_experiment
 from .explain import Explanation, explain_recommendations
 from .ingest import IngestResult, record_events, record_interaction
-from .privacy import export_user_data, forget_user
+from .privacy import export_user_data, forget_late_impressions, forget_user
 from .refresh import (
     claim_refresh,
     claim_refreshes,
@@ -64,6 +64,7 @@ __all__ = [
     "explain_recommendations",
     "export_user_data",
     "fail_stale_runs",
+    "forget_late_impressions",
     "forget_user",
     "popular_items",
     "recommend_for_user",

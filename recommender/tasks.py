@@ -117,6 +117,12 @@ def fail_stale_runs() -> int:
     return services.fail_stale_runs()
 
 
+@shared_task(**RETRYING)
+def forget_late_impressions(user_id: Any) -> int:
+    """A forgotten user's impressions that web processes wrote after the forget."""
+    return services.forget_late_impressions(user_id)
+
+
 @shared_task
 def retire_old_versions() -> list[int]:
     """Retire ready versions beyond KEEP_VERSIONS per slot (beat task)."""

@@ -35,7 +35,7 @@ from .conf import app_settings
 from .models import Impression, Interaction
 from .serving import RecommendationList
 
-__all__ = ["record_impression", "flush", "pending", "tracked_url"]
+__all__ = ["record_impression", "flush", "pending", "discard_user", "tracked_url"]
 
 logger = logging.getLogger("recommender")
 
@@ -128,6 +128,20 @@ def flush() -> int:
         buffer.clear()
     batch += _queue.take()
     return _write(batch) if batch else 0
+
+
+def discard_user(user_id: Any) -> int:
+    """Drop the impressions of ``user_id`` waiting in this request and this process (the user
+    is being forgotten); returns how many were dropped."""
+    buffer = _buffer.get() or []
+    kept = [i for i in buffer if i.user_id != user_id]
+    dropped = len(buffer) - len(kept)
+    buffer[:] = kept
+    with _queue.lock:
+        kept = [i for i in _queue.rows if i.user_id != user_id]
+        dropped += len(_queue.rows) - len(kept)
+        _queue.rows = kept
+    return dropped
 
 
 def _write(impressions: list[Impression]) -> int:
