@@ -188,14 +188,10 @@ def _attach_sources(interactions: list[Interaction]) -> None:
             "rec_id", "model_version_id"
         )
     )
-    if len(versions) < len(rec_ids) and tracking.flush():
-        # Some lists may wait in this process's impression queue: write them, look again.
-        # (Lists waiting in other processes link their events when they are written.)
-        versions = dict(
-            Impression.objects.filter(any_of("rec_id", rec_ids)).values_list(
-                "rec_id", "model_version_id"
-            )
-        )
+    if len(versions) < len(rec_ids):
+        # Lists whose impressions still wait in this process's queue (lists waiting in other
+        # processes link their events when they are written).
+        versions.update(tracking.waiting_versions(rec_ids - versions.keys()))
     for obj in interactions:
         obj.source_version_id = versions.get(obj.rec_id)
 

@@ -105,6 +105,8 @@ def entries(
         token = generation()
     size = app_settings.ITEM_CACHE_SIZE
     if token is None or size <= 0:
+        if token is None:  # writes during the outage could not move the token: start afresh
+            clear()
         return _fetch(pks)
     found: dict[int, Entry] = {}
     missing: list[int] = []
@@ -132,7 +134,8 @@ def entries(
     with _store.lock:
         if _store.generation == token:  # not emptied meanwhile
             stored = _store.entries
-            for pk in missing:
+            # The prefetched tail first: when the store trims, the items just served stay.
+            for pk in sorted(missing, key=wanted.__contains__):
                 stored[pk] = fetched.get(pk)  # None remembers that there is no such item
             while len(stored) > size:
                 stored.popitem(last=False)

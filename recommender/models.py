@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .conf import app_settings
 from .querysets import (
+    CategoryQuerySet,
     ImpressionQuerySet,
     InteractionQuerySet,
     ItemQuerySet,
@@ -45,6 +46,8 @@ def new_rec_id() -> str:
 class Category(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
+
+    objects = CategoryQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -13,6 +13,7 @@ from django.utils import timezone
 __all__ = [
     "AnyOf",
     "any_of",
+    "CategoryQuerySet",
     "ItemQuerySet",
     "InteractionQuerySet",
     "ModelVersionQuerySet",
@@ -45,8 +46,8 @@ def any_of(field: str, values) -> AnyOf:
     return AnyOf(F(field), list(values))
 
 
-class ItemQuerySet(models.QuerySet):
-    """Items; bulk writes through it tell every process's item store (recommender.itemcache)."""
+class _CatalogueWrites(models.QuerySet):
+    """Bulk writes that tell every process's item store (recommender.itemcache)."""
 
     def update(self, **kwargs) -> int:
         rows = super().update(**kwargs)
@@ -73,6 +74,12 @@ class ItemQuerySet(models.QuerySet):
         _catalogue_changed(self.db)
         return rows
 
+
+class CategoryQuerySet(_CatalogueWrites):
+    """Categories (their names and slugs are part of every served item)."""
+
+
+class ItemQuerySet(_CatalogueWrites):
     def active(self) -> ItemQuerySet:
         return self.filter(is_active=True)
 

@@ -35,7 +35,14 @@ from .conf import app_settings
 from .models import Impression, Interaction
 from .serving import RecommendationList
 
-__all__ = ["record_impression", "flush", "pending", "discard_user", "tracked_url"]
+__all__ = [
+    "record_impression",
+    "flush",
+    "pending",
+    "discard_user",
+    "waiting_versions",
+    "tracked_url",
+]
 
 logger = logging.getLogger("recommender")
 
@@ -127,7 +134,20 @@ def flush() -> int:
     if buffer:
         buffer.clear()
     batch += _queue.take()
-    return _write(batch) if batch else 0
+    if not batch:
+        return 0
+    written = _write(batch)
+    if app_settings.IMPRESSION_FLUSH_SECONDS > 0:
+        _link_waiting_events(batch)
+    return written
+
+
+def waiting_versions(rec_ids: set[str]) -> dict[str, int | None]:
+    """The model versions of those of ``rec_ids`` whose impressions wait in this request or
+    this process, by rec_id (they are not in the database yet)."""
+    with _queue.lock:
+        waiting = [*(_buffer.get() or ()), *_queue.rows]
+    return {i.rec_id: i.model_version_id for i in waiting if i.rec_id in rec_ids}
 
 
 def discard_user(user_id: Any) -> int:
@@ -192,6 +212,9 @@ def _flush_from_timer() -> None:
             _write_queue()
     finally:
         connections.close_all()  # this thread's own connections
+        with _queue.lock:
+            _queue.timer = None
+        _queue.arm()  # requests that finished while this one wrote found a timer alive
 
 
 atexit.register(_write_queue)
