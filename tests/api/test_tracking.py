@@ -1,15 +1,20 @@
 """Tracking end to end: a page shows a list, a click carries its rec_id, the event names it."""
 
+import logging
 import re
+import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 from django.core.signals import request_finished
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from recommender import tracking
-from recommender.models import Impression, Interaction
+from recommender.models import Impression, Interaction, Item
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.api.pages")]
 
@@ -134,3 +139,266 @@ def test_a_request_never_finished_leaves_nothing_for_the_next(planted, in_reques
         request_started.connect(close_old_connections)
     assert not Impression.objects.filter(placement="lost").exists()
     assert "never signalled" in caplog.text
+
+
+# -- the process's queue (IMPRESSION_FLUSH_SECONDS > 0) --------------------------------------
+
+URL = "/api/recommendations/"
+IMPRESSION_INSERT = re.compile(r'^INSERT (OR IGNORE )?INTO "recommender_impression"')
+
+
+def _stop_timer() -> None:
+    timer = tracking._queue.timer
+    if timer is not None:
+        timer.cancel()
+        if timer.is_alive():
+            timer.join(5)
+
+
+@pytest.fixture
+def queued(settings):
+    """Queued writes: impressions of finished requests wait until 3 are queued, or for a
+    minute (no timer fires during a test); configure() changes both. The queue is left
+    empty, without a timer."""
+
+    def configure(seconds: float = 60, size: int = 3) -> None:
+        settings.RECOMMENDER = {
+            **settings.RECOMMENDER,
+            "IMPRESSION_FLUSH_SECONDS": seconds,
+            "IMPRESSION_BUFFER_SIZE": size,
+        }
+
+    configure()
+    yield configure
+    _stop_timer()
+    tracking._queue.take()
+    tracking._queue.timer = None
+
+
+def signed_in(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def show(user) -> str:
+    """One request for the user's list; returns its rec_id."""
+    response = signed_in(user).get(URL, {"limit": 2})
+    assert response.status_code == 200 and response.json()["results"]
+    return response.json()["rec_id"]
+
+
+def wait_for(condition, seconds: float = 2.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_queued_impressions_wait_for_a_full_queue_then_go_in_one_insert(
+    planted, cached_lists, trained_version, queued
+):
+    users = planted["users"][:3]
+    for user in users:
+        cached_lists(user, ["games-0", "books-1"])
+    rec_ids = [show(users[0]), show(users[1])]
+    assert tracking.pending() == 2 and not Impression.objects.exists()
+    with CaptureQueriesContext(connection) as third:
+        rec_ids.append(show(users[2]))
+    inserts = [q for q in third.captured_queries if IMPRESSION_INSERT.match(q["sql"])]
+    assert len(inserts) == 1
+    assert tracking.pending() == 0
+    written = {i.rec_id: i for i in Impression.objects.all()}
+    assert set(written) == set(rec_ids)
+    for user, rec_id in zip(users, rec_ids, strict=True):
+        shown = written[rec_id]
+        assert (shown.user, shown.model_version, shown.source) == (user, trained_version, "cached")
+        assert shown.item_ids == ["games-0", "books-1"]
+
+
+def test_a_request_ending_once_the_oldest_waited_long_enough_writes_the_queue(
+    planted, queued, monkeypatch
+):
+    now = [1000.0]
+    monkeypatch.setattr(tracking, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    first = show(planted["users"][0])
+    now[0] += 59
+    second = show(planted["users"][1])
+    assert tracking.pending() == 2 and not Impression.objects.exists()
+    now[0] += 1  # the first has waited IMPRESSION_FLUSH_SECONDS
+    third = show(planted["users"][2])
+    assert tracking.pending() == 0
+    assert set(Impression.objects.values_list("rec_id", flat=True)) == {first, second, third}
+
+
+def test_flush_writes_the_waiting_impressions(planted, queued):
+    rec_ids = {show(planted["users"][0]), show(planted["users"][1])}
+    assert tracking.pending() == 2 and not Impression.objects.exists()
+    assert tracking.flush() == 2
+    assert tracking.pending() == 0
+    assert set(Impression.objects.values_list("rec_id", flat=True)) == rec_ids
+    assert tracking.flush() == 0
+
+
+def test_an_event_for_a_list_still_waiting_here_links_to_its_version(
+    planted, cached_lists, trained_version, queued
+):
+    user = planted["users"][4]
+    cached_lists(user, ["games-0", "games-1"])
+    rec_id = show(user)
+    assert not Impression.objects.filter(rec_id=rec_id).exists()
+    click = {"item": "games-1", "event_type": "click", "rec_id": rec_id}
+    assert signed_in(user).post("/api/interactions/", click, format="json").status_code == 201
+    assert Interaction.objects.get(rec_id=rec_id).source_version == trained_version
+    tracking.flush()
+    assert Impression.objects.get(rec_id=rec_id).model_version == trained_version
+
+
+def test_an_event_for_an_unknown_list_is_stored_without_a_version(planted, queued):
+    user = planted["users"][4]
+    waiting = show(user)
+    click = {"item": "games-1", "event_type": "click", "rec_id": "f" * 32}
+    assert signed_in(user).post("/api/interactions/", click, format="json").status_code == 201
+    assert Interaction.objects.get(rec_id="f" * 32).source_version is None
+    tracking.flush()
+    assert Impression.objects.filter(rec_id=waiting).exists()
+
+
+def _event_before_its_impression(user, rec_id: str) -> Interaction:
+    """An event with the rec_id stored while its impression waits (in another process, say)."""
+    item = Item.objects.get(external_id="games-0")
+    event = Interaction.objects.create(user=user, item=item, event_type="click", rec_id=rec_id)
+    assert event.source_version is None
+    return event
+
+
+def test_an_event_stored_before_its_impression_is_linked_when_the_full_queue_is_written(
+    planted, cached_lists, trained_version, queued
+):
+    users = planted["users"][:3]
+    for user in users:
+        cached_lists(user, ["games-0", "books-1"])
+    rec_id = show(users[0])
+    event = _event_before_its_impression(users[0], rec_id)
+    show(users[1])
+    show(users[2])  # the queue is full: written, and the waiting event linked
+    assert Impression.objects.filter(rec_id=rec_id).exists()
+    event.refresh_from_db()
+    assert event.source_version == trained_version
+
+
+def test_an_event_stored_before_its_impression_is_linked_when_flush_writes_the_queue(
+    planted, cached_lists, trained_version, queued
+):
+    user = planted["users"][0]
+    cached_lists(user, ["games-0", "books-1"])
+    rec_id = show(user)
+    event = _event_before_its_impression(user, rec_id)
+    assert tracking.flush() == 1
+    event.refresh_from_db()
+    assert event.source_version == trained_version
+
+
+def test_an_event_stored_elsewhere_is_linked_when_an_event_here_writes_the_queue(
+    planted, cached_lists, trained_version, queued
+):
+    # Another process stored a click on list A before this process wrote A's impression;
+    # then a click on list B reaches this process, which writes its queue (A and B) to link it
+    # (today; the flush after it stands for whatever writes A's impression otherwise).
+    first, second = planted["users"][:2]
+    cached_lists(first, ["games-0", "books-1"])
+    cached_lists(second, ["games-0", "books-1"])
+    a, b = show(first), show(second)
+    elsewhere = _event_before_its_impression(first, a)
+    click = {"item": "books-1", "event_type": "click", "rec_id": b}
+    assert signed_in(second).post("/api/interactions/", click, format="json").status_code == 201
+    assert Interaction.objects.get(rec_id=b).source_version == trained_version
+    tracking.flush()
+    elsewhere.refresh_from_db()
+    assert elsewhere.source_version == trained_version
+
+
+def test_an_event_recorded_in_a_transaction_rolled_back_loses_no_impression(planted, queued):
+    from recommender import services
+
+    shown_to, clicker = planted["users"][:2]
+    rec_id = show(shown_to)
+    with pytest.raises(RuntimeError), transaction.atomic():  # a host's view that fails later
+        services.record_interaction(clicker, "games-1", "click", rec_id="e" * 32)
+        raise RuntimeError("the host's transaction fails after the event")
+    tracking.flush()
+    assert Impression.objects.filter(rec_id=rec_id).exists(), "another user's list was lost"
+
+
+def test_a_forgotten_users_waiting_impressions_are_not_written_afterwards(planted, queued):
+    user = planted["users"][5]
+    show(user)
+    assert tracking.pending() == 1
+    assert signed_in(user).delete("/api/me/data/").status_code == 200
+    tracking.flush()  # the timer, or a full queue, writes what waited
+    assert not Impression.objects.filter(user=user).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_impression_of_a_deleted_user_does_not_stop_the_others(planted, queued, caplog):
+    kept, deleted, last = planted["users"][:3]
+    first, lost = show(kept), show(deleted)
+    deleted.delete()
+    with caplog.at_level(logging.ERROR, logger="recommender"):
+        third = show(last)  # the queue is full: written in one insert, which fails
+    assert tracking.pending() == 0
+    assert set(Impression.objects.values_list("rec_id", flat=True)) == {first, third}
+    assert not Impression.objects.filter(rec_id=lost).exists()
+    assert "could not record an impression" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_timer_writes_a_quiet_spells_impressions_and_links_their_events(
+    planted, cached_lists, trained_version, queued
+):
+    queued(seconds=0.5, size=50)
+    user = planted["users"][6]
+    cached_lists(user, ["games-0", "books-1"])
+    rec_id = show(user)
+    event = _event_before_its_impression(user, rec_id)
+    assert tracking.pending() == 1 and not Impression.objects.filter(rec_id=rec_id).exists()
+    timer = tracking._queue.timer
+    assert timer is not None and timer.daemon
+    timer.join(3)  # no further request: the timer writes the queue within 0.5 s
+    assert not timer.is_alive() and tracking.pending() == 0
+    assert Impression.objects.get(rec_id=rec_id).model_version == trained_version
+    event.refresh_from_db()
+    assert event.source_version == trained_version
+
+
+@pytest.mark.django_db(transaction=True)
+def test_impressions_queued_while_the_timer_writes_are_written_by_a_timer(
+    planted, queued, monkeypatch
+):
+    queued(seconds=0.2, size=50)
+    writing, go_on = threading.Event(), threading.Event()
+    write = tracking._write
+
+    def slow_in_the_timer(batch):
+        if threading.current_thread() is not threading.main_thread():
+            writing.set()
+            go_on.wait(5)
+        return write(batch)
+
+    monkeypatch.setattr(tracking, "_write", slow_in_the_timer)
+    show(planted["users"][0])
+    timer = tracking._queue.timer
+    assert writing.wait(3), "the timer did not fire"
+    late = show(planted["users"][1])  # finishes while the timer writes the first
+    go_on.set()
+    timer.join(3)
+
+    def written() -> bool:  # (no read while a timer writes: SQLite's shared cache refuses it)
+        timer = tracking._queue.timer
+        if timer is not None and timer.is_alive():
+            return False
+        return Impression.objects.filter(rec_id=late).exists()
+
+    assert wait_for(written), "the impression stays queued until some later request ends"
