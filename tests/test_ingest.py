@@ -112,3 +112,52 @@ def test_rows_built_positionally_match_rows_built_by_keyword():
     fast, slow = _new_row(*values), Interaction(**dict(zip(_ROW, values, strict=True)))
     for f in Interaction._meta.concrete_fields:
         assert getattr(fast, f.attname) == getattr(slow, f.attname), f.attname
+
+
+def test_several_batches_in_one_transaction(items, user, other_user):
+    """A host may record batches inside its own transaction (ATOMIC_REQUESTS, an import):
+    each batch stores exactly its own events, and repeats are told apart across batches."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        first = services.record_events(
+            [{"item": "i1", "event_type": "view", "event_id": "a"}], user=user
+        )
+        second = services.record_events(
+            [
+                {"item": "i2", "event_type": "like", "event_id": "b"},
+                {"item": "i3", "event_type": "view"},
+            ],
+            user=other_user,
+        )
+        again = services.record_events(
+            [
+                {"item": "i2", "event_type": "like", "event_id": "b"},
+                {"item": "i1", "event_type": "view", "event_id": "b"},
+            ],
+            user=other_user,
+        )
+    assert [len(first.created), len(second.created)] == [1, 2]
+    assert again.created == [] and sorted(d["index"] for d in again.duplicates) == [0, 1]
+    rows = Interaction.objects.order_by("pk").values_list("user", "item__external_id", "event_id")
+    assert list(rows) == [
+        (user.pk, "i1", "a"),
+        (other_user.pk, "i2", "b"),
+        (other_user.pk, "i3", None),
+    ]
+
+
+def test_stored_events_come_back_as_saved_rows(items, user):
+    result = services.record_events(
+        [{"item": "i4", "event_type": "rating", "value": 4.5, "rec_id": "r1"}], user=user
+    )
+    (event,) = result.created
+    assert event.pk and not event._state.adding
+    stored = Interaction.objects.get(pk=event.pk)
+    assert stored.created_at is not None and stored.timestamp == event.timestamp
+    assert (stored.event_type, stored.value, stored.rec_id, stored.item) == (
+        "rating",
+        4.5,
+        "r1",
+        items[4],
+    )
