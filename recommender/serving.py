@@ -234,18 +234,17 @@ def recommend_for_user(
     version_id = arm.version_id if arm else _last_pointer
     table = rules.rule_table(small.get(rules.KEY))
     pins = rules.pinned(categories, table)
+    options = {
+        "categories": categories,
+        "exclude": exclude,
+        "pins": pins,
+        "rule_table": table,
+        "token": token,
+    }
     if version_id != guess:
         cached = cache.get_list(version_id, user.pk) if version_id else None
     if cached:
-        recs = _load(
-            cached["items"],
-            limit,
-            categories=categories,
-            exclude=exclude,
-            pins=pins,
-            rule_table=table,
-            token=token,
-        )
+        recs = _load(cached["items"], limit, **options)
         if len(recs) >= limit or not categories:
             return _answer(recs, CACHED, version_id, arm)
     version = _version_by_id(arm.version_id) if arm else serving_version()
@@ -253,15 +252,7 @@ def recommend_for_user(
     if scorer is not None:
         k = limit + len(exclude) + len(pins) + 20
         pairs = score_user(scorer, user.pk, k, allowed_mask=_category_mask(scorer, categories))
-        recs = _load(
-            pairs,
-            limit,
-            categories=categories,
-            exclude=exclude,
-            pins=pins,
-            rule_table=table,
-            token=token,
-        )
+        recs = _load(pairs, limit, **options)
         if recs:
             return _answer(recs, COMPUTED, version.pk, arm)
     return popular_items(limit=limit, categories=categories, exclude=exclude, user=user)

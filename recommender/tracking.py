@@ -133,13 +133,7 @@ def flush() -> int:
     batch = list(buffer or ())
     if buffer:
         buffer.clear()
-    batch += _queue.take()
-    if not batch:
-        return 0
-    written = _write(batch)
-    if app_settings.IMPRESSION_FLUSH_SECONDS > 0:
-        _link_waiting_events(batch)
-    return written
+    return _write_linked(batch + _queue.take())
 
 
 def waiting_versions(rec_ids: set[str]) -> dict[str, int | None]:
@@ -219,7 +213,11 @@ def _link_waiting_events(impressions: list[Impression]) -> None:
 
 
 def _write_queue() -> int:
-    batch = _queue.take()
+    return _write_linked(_queue.take())
+
+
+def _write_linked(batch: list[Impression]) -> int:
+    """Write ``batch``; queued ones (FLUSH_SECONDS > 0) may have events that came first."""
     if not batch:
         return 0
     written = _write(batch)

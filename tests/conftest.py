@@ -1,5 +1,8 @@
 """Shared fixtures: users of the custom user model and a small generated catalogue."""
 
+import os
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -31,6 +34,16 @@ def other_user(db):
 @pytest.fixture
 def staff(db):
     return get_user_model().objects.create_superuser("staff@example.com", "pw-staff-123")
+
+
+@pytest.fixture
+def as_user(user):
+    """An API client signed in as ``user``."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
 
 
 @pytest.fixture
@@ -113,3 +126,41 @@ def trained_version(planted, settings, tmp_path):
     assert version.status == "ready", version.error
     assert version.is_active, version.note
     return version
+
+
+@pytest.fixture
+def real_redis(settings):
+    """The recommender's cache on the machine's Redis under a prefix of this test only."""
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        message = "needs a real Redis: set REDIS_URL (make test does)"
+        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    prefix = f"recommender-tests-{uuid.uuid4().hex[:10]}"
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
+        },
+    }
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "shared"}
+    yield {"url": url, "prefix": prefix}
+    from django_redis.cache import RedisCache
+
+    RedisCache(url, {"KEY_PREFIX": prefix}).delete_pattern("*")
+
+
+def plant_lists(version_id, user, external_ids):
+    """Write ``user``'s cached list of ``version_id`` as a refresh would: the items in the given
+    order with falling scores, and point readers at the version. Returns ``external_ids``."""
+    from recommender import cache
+
+    pks = dict(Item.objects.by_external_ids(external_ids).values_list("external_id", "pk"))
+    entries = [(pks[e], 1.0 - n / 100) for n, e in enumerate(external_ids)]
+    assert cache.set_lists(version_id, {user.pk: entries})
+    assert cache.set_current_version(version_id)
+    return external_ids

@@ -4,20 +4,18 @@ process made it or another one did (the generation token in the shared cache).""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import uuid
 from types import SimpleNamespace
 
 import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 
 from recommender import cache, itemcache, services
 from recommender.models import Category, Interaction, Item, ModelVersion
+from tests.conftest import plant_lists
 from tests.testapp.models import Product
 
 pytestmark = pytest.mark.django_db
@@ -42,21 +40,7 @@ def plant(db):
     writes it (the version needs no artifact: cached lists are served without one)."""
     version = ModelVersion.objects.create(algorithm="x.EASE", status="ready")
 
-    def write(user, external_ids):
-        pks = dict(Item.objects.by_external_ids(external_ids).values_list("external_id", "pk"))
-        entries = [(pks[e], 1.0 - n / 100) for n, e in enumerate(external_ids)]
-        assert cache.set_lists(version.pk, {user.pk: entries})
-        assert cache.set_current_version(version.pk)
-        return external_ids
-
-    return write
-
-
-@pytest.fixture
-def as_user(user):
-    api = APIClient()
-    api.force_authenticate(user)
-    return api
+    return lambda user, external_ids: plant_lists(version.pk, user, external_ids)
 
 
 @pytest.fixture
@@ -502,30 +486,8 @@ def test_a_write_made_while_the_cache_was_down_is_seen_when_it_is_back(
 # -- a real Redis, as in production ----------------------------------------------------------
 
 
-@pytest.fixture
-def shared_redis(settings):
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        pytest.skip("needs a real Redis: set REDIS_URL (make test does)")
-    prefix = f"recommender-itemcache-{uuid.uuid4().hex[:10]}"
-    settings.CACHES = {
-        **settings.CACHES,
-        "shared": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
-        },
-    }
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "shared"}
-    yield
-    from django_redis.cache import RedisCache
-
-    RedisCache(url, {"KEY_PREFIX": prefix}).delete_pattern("*")
-
-
 def test_through_redis_the_token_read_with_the_list_empties_the_store(
-    items, user, plant, shared_redis, django_assert_num_queries
+    items, user, plant, real_redis, django_assert_num_queries
 ):
     plant(user, ["i3", "i1"])
     services.recommend_for_user(user, limit=2)

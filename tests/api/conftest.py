@@ -10,19 +10,12 @@ from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from recommender import cache
+from tests.conftest import plant_lists
 
 
 @pytest.fixture
 def api():
     return APIClient()
-
-
-@pytest.fixture
-def as_user(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 @pytest.fixture
@@ -77,16 +70,7 @@ def cached_lists(trained_version):
     Returns {user: [external ids in cached order]}; each user's list is in reverse title order,
     unlike anything the model computes, so a test can tell cached answers from computed ones.
     """
-    from recommender.models import Item
-
-    def write(user, external_ids):
-        pks = dict(Item.objects.by_external_ids(external_ids).values_list("external_id", "pk"))
-        entries = [(pks[e], 1.0 - n / 100) for n, e in enumerate(external_ids)]
-        assert cache.set_lists(trained_version.pk, {user.pk: entries})
-        assert cache.set_current_version(trained_version.pk)
-        return external_ids
-
-    return write
+    return lambda user, external_ids: plant_lists(trained_version.pk, user, external_ids)
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import uuid
 
 import pytest
 from django.core.cache import caches
@@ -42,26 +40,3 @@ def cache_down(settings):
         },
     }
     settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "down"}
-
-
-@pytest.fixture
-def real_redis(settings):
-    """The recommender's cache on the machine's Redis under a prefix of this test only."""
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        pytest.skip("needs a real Redis: set REDIS_URL (make test does)")
-    prefix = f"recommender-faults-{uuid.uuid4().hex[:10]}"
-    settings.CACHES = {
-        **settings.CACHES,
-        "shared": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
-        },
-    }
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "shared"}
-    yield {"url": url, "prefix": prefix}
-    from django_redis.cache import RedisCache
-
-    RedisCache(url, {"KEY_PREFIX": prefix}).delete_pattern("*")
