@@ -356,18 +356,17 @@ def _copy_insert(connection, rows: list[Interaction]) -> set[int]:
     return inserted
 
 
-def _store_one_by_one(fresh, result: IngestResult) -> list[Interaction]:
-    created = []
+def _store_one_by_one(fresh, result: IngestResult) -> None:
+    """Insert each event in a savepoint of its own; the ones that clash are duplicates (pk
+    None), the others are stored."""
     with transaction.atomic():
         for index, obj in fresh:
             try:
                 with transaction.atomic():
                     obj.save(force_insert=True)
-                created.append(obj)
             except IntegrityError:
                 obj.pk = None
                 result.duplicates.append({"index": index, "event_id": obj.event_id})
-    return created
 
 
 def record_interaction(

@@ -128,15 +128,27 @@ def trained_version(planted, settings, tmp_path):
     return version
 
 
-@pytest.fixture
-def real_redis(settings):
-    """The recommender's cache on the machine's Redis under a prefix of this test only."""
+def require_redis() -> str:
+    """REDIS_URL; a test that needs it is skipped without it, and fails under CI."""
     url = os.environ.get("REDIS_URL", "")
     if not url:
-        message = "needs a real Redis: set REDIS_URL (make test does)"
+        message = (
+            "needs a real Redis: set REDIS_URL, for example redis://127.0.0.1:6379/15 "
+            "(make test does)"
+        )
         if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
             pytest.fail(message)
         pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def real_redis(settings):
+    """The recommender's cache on the machine's Redis (the "shared" alias) under a key prefix
+    of this test only, so concurrent runs never see each other's keys; emptied afterwards."""
+    from django.core.cache import caches
+
+    url = require_redis()
     prefix = f"recommender-tests-{uuid.uuid4().hex[:10]}"
     settings.CACHES = {
         **settings.CACHES,
@@ -148,7 +160,12 @@ def real_redis(settings):
         },
     }
     settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "shared"}
+    try:
+        caches["shared"].client.get_client().ping()
+    except Exception as exc:
+        pytest.fail(f"Redis at {url} does not answer ({exc}); start it or fix REDIS_URL")
     yield {"url": url, "prefix": prefix}
+    # A test may have pointed the alias elsewhere (a cache outage): empty the prefix directly.
     from django_redis.cache import RedisCache
 
     RedisCache(url, {"KEY_PREFIX": prefix}).delete_pattern("*")

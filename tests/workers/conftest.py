@@ -1,6 +1,5 @@
 """Fixtures of the worker tests: clean caches, a real Redis cache, a real Celery worker."""
 
-import os
 import threading
 import time
 import uuid
@@ -9,6 +8,8 @@ from contextlib import contextmanager
 import pytest
 from django.core.cache import caches
 from django.db.backends.signals import connection_created
+
+from tests.conftest import require_redis
 
 REDIS_DOWN = "redis://127.0.0.1:6390/0"  # nothing listens there
 
@@ -33,45 +34,10 @@ def wait_for(predicate, timeout=30.0, interval=0.05, message="condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
-def _require_redis() -> str:
-    url = os.environ.get("REDIS_URL", "")
-    if not url:
-        message = (
-            "integration tests need a real Redis: set REDIS_URL, for example "
-            "redis://127.0.0.1:6379/15 (make test does)"
-        )
-        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
 @pytest.fixture
-def redis_cache(settings):
-    """The recommender's cache on the machine's Redis (db of REDIS_URL), under a key prefix
-    of its own, so concurrent test runs never see each other's lists; emptied afterwards."""
-    url = _require_redis()
-    prefix = f"recommender-tests-{uuid.uuid4().hex[:10]}"
-    settings.CACHES = {
-        **settings.CACHES,
-        "redis": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": prefix,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 2},
-        },
-    }
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "CACHE_ALIAS": "redis"}
-    backend = caches["redis"]
-    try:
-        backend.client.get_client().ping()
-    except Exception as exc:
-        pytest.fail(f"Redis at {url} does not answer ({exc}); start it or fix REDIS_URL")
-    yield backend
-    # A test may have pointed the alias elsewhere (cache_down): empty our prefix directly.
-    from django_redis.cache import RedisCache
-
-    RedisCache(url, {"KEY_PREFIX": prefix}).delete_pattern("*")
+def redis_cache(real_redis):
+    """The recommender's cache backend on the machine's Redis (see real_redis)."""
+    return caches["shared"]
 
 
 def cache_down(settings):
@@ -114,7 +80,7 @@ def worker(redis_cache, settings):
     from celery import Celery
     from celery.contrib.testing.worker import start_worker
 
-    url = _require_redis()
+    url = require_redis()
     run = uuid.uuid4().hex[:10]
     queues = [f"tests-{run}", f"tests-training-{run}"]
     app = Celery(f"tests-worker-{run}", set_as_current=False)
