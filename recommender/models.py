@@ -300,11 +300,11 @@ class ModelVersion(models.Model):
 class Impression(models.Model):
     """One recommendation list shown to someone; clicks point back to it by rec_id."""
 
-    rec_id = models.CharField(max_length=64, unique=True, default=new_rec_id)
+    rec_id = models.CharField(max_length=64, default=new_rec_id)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
-    placement = models.CharField(max_length=100, blank=True, db_index=True)
+    placement = models.CharField(max_length=100, blank=True)
     source = models.CharField(max_length=20, blank=True)
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="impressions"
@@ -320,6 +320,13 @@ class Impression(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # A constraint and an index rather than unique=True and db_index=True, which on
+        # PostgreSQL add a second, varchar_pattern_ops index to each (for LIKE 'x%', which
+        # nothing asks of these columns) that every impression written had to update.
+        constraints = [
+            models.UniqueConstraint(fields=["rec_id"], name="recommender_imp_unique_rec_id")
+        ]
+        indexes = [models.Index(fields=["placement"], name="recommender_imp_placement")]
 
     def __str__(self) -> str:
         return f"list {self.rec_id[:8]} ({len(self.item_ids)} items, {self.placement or 'api'})"
