@@ -8,8 +8,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -150,26 +151,22 @@ def _load(
 
     Items come from the process's item store (:mod:`recommender.itemcache`; ``token`` is the
     catalogue generation when the caller already read it). Candidates are taken in windows a
-    little larger than ``limit``; when the store lacks some, they are loaded together with the
-    rest of the first ``PREFETCH`` candidates (one query and one for categories), so the next
-    requests for the list find them all.
+    little larger than ``limit``, and only as far down the list as the showable ones reach;
+    when the store lacks some, they are loaded together with the rest of the first
+    ``PREFETCH`` candidates (one query and one for categories), so the next requests for the
+    list find them all.
     """
-    banned = rules.banned(categories, rule_table)
-    wanted = list(dict.fromkeys(pk for pk in [*pins, *(pk for pk, _ in pairs)] if pk not in banned))
-    if not wanted:
-        return []
     if token is _READ:
         token = itemcache.generation()
-    scores = dict(pairs)
-    top = max(scores.values(), default=1.0)
+    ranked = _ranked(pairs, pins, rules.banned(categories, rule_table))
     excluded = set(exclude)
     in_categories = set(categories)
     window = limit + len(pins) + len(excluded) + 5
     chosen: list[Recommendation] = []
-    for start in range(0, len(wanted), window):
-        chunk = wanted[start : start + window]
-        found = itemcache.entries(chunk, token, prefetch=wanted[start + window : PREFETCH])
-        for pk in chunk:
+    while chunk := list(islice(ranked, window)):
+        rest = (pk for pk, _ in islice(pairs, PREFETCH))  # read only when the store misses
+        found = itemcache.entries([pk for pk, _ in chunk], token, prefetch=rest)
+        for pk, score in chunk:
             entry = found.get(pk)
             if (
                 entry is None
@@ -178,10 +175,29 @@ def _load(
                 or (in_categories and in_categories.isdisjoint(entry.slugs))
             ):
                 continue
-            chosen.append(Recommendation(entry.item, float(scores.get(pk, top)), entry.categories))
+            chosen.append(Recommendation(entry.item, score, entry.categories))
             if len(chosen) >= limit:
                 return chosen
     return chosen
+
+
+def _ranked(
+    pairs: Sequence[tuple[int, float]], pins: Sequence[int], banned: set[int]
+) -> Iterator[tuple[int, float]]:
+    """Pinned items first (with their score in the list, else its top score), then the
+    list's, each once, none banned: lazily, since a page rarely reads past its first window."""
+    seen = set(banned)
+    if pins:
+        scores = dict(pairs)
+        top = max(scores.values(), default=1.0)
+        for pk in pins:
+            if pk not in seen:
+                seen.add(pk)
+                yield pk, float(scores.get(pk, top))
+    for pk, score in pairs:
+        if pk not in seen:
+            seen.add(pk)
+            yield pk, float(score)
 
 
 # -- the chain -----------------------------------------------------------------------------
