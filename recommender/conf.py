@@ -80,7 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_RATES": {"anon": "120/minute", "user": "1200/minute", "ingest": "300/minute"},
     # Impressions written together: a request writes its own once it holds this many, and a
     # process writes the impressions of finished requests once this many wait.
-    "IMPRESSION_BUFFER_SIZE": 50,
+    "IMPRESSION_BUFFER_SIZE": 500,
     # Seconds the impressions of finished requests may wait to be written together
     # (0: each request's are written when it finishes).
     "IMPRESSION_FLUSH_SECONDS": 1.0,
