@@ -7,6 +7,8 @@ from django.urls import include, path
 from . import views
 
 urlpatterns = [
+    # First: the API is the busiest prefix, and Django tries patterns in order.
+    path("api/", include("recommender.api.urls")),
     path("", views.home, name="home"),
     path("categories/<slug:slug>/", views.category, name="category"),
     path("items/<str:external_id>/", views.item, name="item"),
@@ -14,5 +16,4 @@ urlpatterns = [
     path("login/", views.DemoLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/", include("recommender.api.urls")),
 ]
