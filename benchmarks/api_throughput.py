@@ -160,7 +160,7 @@ def main() -> None:
     recs_name = f"GET {recs} (cached)"
     endpoints = {"floor (minimal DRF endpoint)": "/bench/floor/", recs_name: recs}
     results: dict[str, list[dict]] = {name: [] for name in endpoints}
-    with serve(args.workers, args.threads) as base:
+    with serve(args.workers, args.threads, args.connections) as base:
         check_answers(base, tokens[0])
         warm = {  # warm-up: connections, imports, and each process's item store
             name: run_wrk(base, path, tokens, args.warmup, args.connections)
@@ -184,7 +184,8 @@ def report(args, results: dict[str, list[dict]], served: int) -> None:
     from recommender.models import Impression
 
     print(
-        f"gunicorn: {args.workers} workers x {args.threads} threads (gthread); wrk: 1 thread, "
+        f"gunicorn: {args.workers} workers x {args.threads} threads (gthread, connections shared "
+        f"evenly); wrk: 1 thread, "
         f"{args.connections} connections, {args.rounds} rounds of {args.seconds} s each "
         f"(medians, ABBA order); {args.users} users, {args.items} items; CPUs: {os.cpu_count()}"
     )

@@ -67,8 +67,15 @@ def _wait(port: int, proc: subprocess.Popen, seconds: float = 60.0) -> None:
 
 
 @contextmanager
-def serve(workers: int, threads: int):
-    """Run project.wsgi under gunicorn (gthread workers) on a free loopback port; yield its URL."""
+def serve(workers: int, threads: int, clients: int | None = None):
+    """Run project.wsgi under gunicorn (gthread workers) on a free loopback port; yield its URL.
+
+    ``clients``: the load's number of keep-alive connections, to be shared evenly. Without a
+    cap, the worker that wakes first accepts a burst of new connections whole (all of them,
+    in a fifth of wrk's runs here), and the other worker idles: the run's throughput halves.
+    Each worker is capped at its share plus its threads (gunicorn keeps a connection alive
+    only while it holds fewer idle ones than ``worker_connections - threads``).
+    """
     from django.db import connections
 
     connections.close_all()  # the server's workers open their own
@@ -90,6 +97,7 @@ def serve(workers: int, threads: int):
             "warning",
             "--keep-alive",
             "30",
+            *(["--worker-connections", str(-(-clients // workers) + threads)] if clients else []),
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
