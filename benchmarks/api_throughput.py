@@ -9,7 +9,7 @@ the server's CPU time per request of both (gunicorn, PostgreSQL and Redis, from 
 steadier view of the same comparison on a noisy machine.
 
     python benchmarks/api_throughput.py [--users 500] [--items 2000] [--seconds 4]
-        [--rounds 12] [--warmup 8] [--workers 2] [--threads 2] [--connections 8] [--limit 10]
+        [--rounds 24] [--warmup 8] [--workers 2] [--threads 2] [--connections 8] [--limit 10]
 
 Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/recommender_bench;
 the database is recreated) and Redis (REDIS_URL, default redis://127.0.0.1:6379/13; that
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=24)
     parser.add_argument(
         "--warmup",
         type=int,
