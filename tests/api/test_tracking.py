@@ -404,6 +404,13 @@ def test_impressions_queued_while_the_timer_writes_are_written_by_a_timer(
     assert wait_for(written), "the impression stays queued until some later request ends"
 
 
+def test_a_queued_impression_holds_every_column():
+    """The COPY names Shown's fields: a column added to Impression but not to Shown would
+    fail every COPY, and each list would then be written one INSERT at a time."""
+    columns = {f.attname for f in Impression._meta.concrete_fields if not f.primary_key}
+    assert set(tracking.Shown._fields) == columns
+
+
 def test_linking_a_large_queue_uses_the_rec_id_index(planted, trained_version, queued):
     """Over 100 lists at once: the UPDATE that links early events must still be able to use
     the partial index on rec_id (PostgreSQL cannot infer its predicate from a long list, and
