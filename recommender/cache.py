@@ -246,9 +246,9 @@ def add_values(keys: Sequence[str], value: Any, timeout: float | None) -> list[b
 
 
 def _server_keys(client, keys: list[str]) -> list[str]:
-    """django-redis's keys for ``keys``: its make_key() costs 10 us a key, so where the key
-    function only wraps the key (the default, ``prefix:version:key``) the wrapping is
-    computed once."""
+    """django-redis's keys for ``keys``: where the key function only wraps the key (the
+    default, ``prefix:version:key``) the wrapping is computed once, not once a key (a batch
+    of lists is thousands of keys)."""
     head, marker, tail = str(client.make_key("\x00")).partition("\x00")
     if not marker or str(client.make_key(keys[0])) != f"{head}{keys[0]}{tail}":
         return [str(client.make_key(key)) for key in keys]
