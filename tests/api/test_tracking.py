@@ -11,6 +11,7 @@ from django.core.signals import request_finished
 from django.db import close_old_connections, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from recommender import tracking
@@ -415,22 +416,20 @@ def test_linking_a_large_queue_uses_the_rec_id_index(planted, trained_version, q
     """Over 100 lists at once: the UPDATE that links early events must still be able to use
     the partial index on rec_id (PostgreSQL cannot infer its predicate from a long list, and
     would read every event ever stored at each flush)."""
-    from django.utils import timezone
-
     user = planted["users"][0]
     rec_ids = [f"{n:032x}" for n in range(150)]
     event = _event_before_its_impression(user, rec_ids[-1])
     shown = [
         tracking.Shown(
-            rec_id,
-            user.pk,
-            "home",
-            "cached",
-            trained_version.pk,
-            None,
-            "",
-            ["games-0"],
-            timezone.now(),
+            rec_id=rec_id,
+            user_id=user.pk,
+            placement="home",
+            source="cached",
+            model_version_id=trained_version.pk,
+            experiment_id=None,
+            arm="",
+            item_ids=["games-0"],
+            created_at=timezone.now(),
         )
         for rec_id in rec_ids
     ]
