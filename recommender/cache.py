@@ -29,7 +29,7 @@ __all__ = [
     "get_current_version",
     "set_current_version",
     "get_list",
-    "get_values_and_list",
+    "ListRead",
     "set_lists",
     "delete_user",
     "delete_lists",
@@ -114,16 +114,50 @@ def get_list(version_id: int, user_id: Any) -> CachedList | None:
     return _safely(None, "read", _cache().get, _list_key(version_id, user_id))
 
 
-def get_values_and_list(
-    keys: list[str], version_id: int | None, user_id: Any
-) -> tuple[dict[str, Any], CachedList | None]:
-    """Small values (as :func:`get_values`) and ``user_id``'s list of ``version_id``, in one
-    round trip; the list is None when absent (or ``version_id`` is None)."""
-    wanted = [f"{PREFIX}:{k}" for k in keys]
-    list_key = _list_key(version_id, user_id) if version_id else None
-    found = _safely({}, "read", _get_many, wanted + ([list_key] if list_key else []))
-    the_list = found.pop(list_key, None) if list_key else None
-    return {k[len(PREFIX) + 1 :]: v for k, v in found.items()}, the_list
+class ListRead:
+    """A user's list under a version and the small values it is served with: one round trip,
+    now or carried ahead by an earlier read of the same request.
+
+    The API's throttles read the caller's history before the view runs; a view that knows
+    which of the app's keys its answer reads hands them a ``ListRead``, and
+    :meth:`fetch_with` gets the history and these keys in that one round trip. :meth:`result`
+    then answers from what was fetched, or reads the keys itself when nothing fetched them
+    (another throttle class, throttling off, the cache down).
+    """
+
+    __slots__ = ("keys", "version_id", "user_id", "_found")
+
+    def __init__(self, keys: list[str], version_id: int | None, user_id: Any) -> None:
+        self.keys, self.version_id, self.user_id = keys, version_id, user_id
+        self._found: dict[str, Any] | None = None
+
+    def _server_side(self) -> tuple[list[str], str | None]:
+        list_key = _list_key(self.version_id, self.user_id) if self.version_id else None
+        return [f"{PREFIX}:{k}" for k in self.keys] + ([list_key] if list_key else []), list_key
+
+    def fetch_with(self, backend, key: str, default: Any = None) -> Any:
+        """``backend.get(key, default)`` (a key of the caller's own, such as a throttle's
+        history), fetching this read's keys in the same round trip when ``backend`` is the
+        app's cache and they were not fetched yet. Raises what the cache raises."""
+        if self._found is not None or backend is not _cache():
+            return backend.get(key, default)
+        ours, _ = self._server_side()
+        found = _get_many([key, *ours])
+        value = found.pop(key, default)
+        self._found = found
+        return value
+
+    def result(self) -> tuple[dict[str, Any], CachedList | None]:
+        """The small values (as :func:`get_values`) and the list, None when absent (or when
+        ``version_id`` is None). What was fetched ahead is handed over, not kept (a later
+        call reads again): the holder, a view, sits in reference cycles, and a list kept
+        there would wait for the garbage collector instead of being freed with the answer."""
+        ours, list_key = self._server_side()
+        found, self._found = self._found, None
+        if found is None:
+            found = _safely({}, "read", _get_many, ours)
+        the_list = found.pop(list_key, None) if list_key else None
+        return {k[len(PREFIX) + 1 :]: v for k, v in found.items()}, the_list
 
 
 def _get_many(keys: list[str]) -> dict[str, Any]:

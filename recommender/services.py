@@ -5,7 +5,7 @@ Views, tasks, commands, template tags and the admin call these functions and not
 
 from __future__ import annotations
 
-from .cache import CacheUnavailable
+from .cache import CacheUnavailable, ListRead
 from .catalog import set_categories, sync_item, unsync_item
 from .experiments import ExperimentError, end_experiment, start_experiment
 from .explain import Explanation, explain_recommendations
@@ -29,6 +29,7 @@ from .registry import NotActivatable, activate, active_version, rollback
 from .serving import (
     Recommendation,
     RecommendationList,
+    list_read,
     popular_items,
     recommend_for_user,
     similar_items,
@@ -53,6 +54,7 @@ __all__ = [
     "ExperimentError",
     "Explanation",
     "IngestResult",
+    "ListRead",
     "NotActivatable",
     "Recommendation",
     "RecommendationList",
@@ -66,6 +68,7 @@ __all__ = [
     "fail_stale_runs",
     "forget_late_impressions",
     "forget_user",
+    "list_read",
     "popular_items",
     "recommend_for_user",
     "record_events",

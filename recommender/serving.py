@@ -24,6 +24,7 @@ from .models import Category, Interaction, Item, ModelVersion, new_rec_id
 __all__ = [
     "Recommendation",
     "RecommendationList",
+    "list_read",
     "recommend_for_user",
     "similar_items",
     "popular_items",
@@ -230,20 +231,38 @@ def _category_mask(scorer, categories: Sequence[str]):
     return scorer.mask_for(np.fromiter(pks, dtype=np.int64))
 
 
+def list_read(user: Any) -> cache.ListRead | None:
+    """The cache reads of ``user``'s list (None for anonymous users), for a caller that can
+    fetch them together with a read of its own before asking :func:`recommend_for_user`:
+    the experiment, the lists' pointer, the rule table, the catalogue generation and the
+    user's list under the pointer seen last (it rarely moves)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    keys = [experiments.KEY, "current:default", rules.KEY, itemcache.KEY]
+    return cache.ListRead(keys, _last_pointer, user.pk)
+
+
 def recommend_for_user(
-    user: Any, *, limit: int = 10, categories: Sequence[str] = (), exclude: Iterable[str] = ()
+    user: Any,
+    *,
+    limit: int = 10,
+    categories: Sequence[str] = (),
+    exclude: Iterable[str] = (),
+    read: cache.ListRead | None = None,
 ) -> RecommendationList:
-    """A signed-in user's list; anonymous users (or None) get popular items."""
+    """A signed-in user's list; anonymous users (or None) get popular items.
+
+    ``read``: the user's :func:`list_read`, when the caller already fetched it; else it is
+    read here, in one cache round trip.
+    """
     exclude = list(exclude)
     if user is None or not getattr(user, "is_authenticated", False):
         return popular_items(limit=limit, categories=categories, exclude=exclude)
-    # The experiment, the lists' pointer, the rule table, the catalogue generation and the
-    # user's list under the pointer seen last (it rarely moves): one cache round trip.
     global _last_pointer
-    guess = _last_pointer
-    small, cached = cache.get_values_and_list(
-        [experiments.KEY, "current:default", rules.KEY, itemcache.KEY], guess, user.pk
-    )
+    if read is None or read.user_id != user.pk:
+        read = list_read(user)
+    guess = read.version_id
+    small, cached = read.result()
     token = itemcache.settle(small.get(itemcache.KEY))
     _last_pointer = small.get("current:default")
     arm = experiments.arm_for(user.pk, small.get(experiments.KEY))

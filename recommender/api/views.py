@@ -155,12 +155,20 @@ class RecommendationsView(APIView):
     """The signed-in user's recommendations (anonymous callers get popular items)."""
 
     throttle_classes = THROTTLES
+    _read = None
+
+    def cache_read(self, request) -> services.ListRead | None:
+        """The cache reads of the caller's list, which the throttle fetches with its own."""
+        if self._read is None:
+            self._read = services.list_read(request.user)
+        return self._read
 
     @extend_schema(
         parameters=LIST_PARAMS, responses={200: s.RecommendationListSerializer, **errors(400)}
     )
     def get(self, request):
-        answer = services.recommend_for_user(request.user, **_query(request))
+        options = _query(request)
+        answer = services.recommend_for_user(request.user, **options, read=self._read)
         return _list_answer(request, answer, "api:recommendations")
 
 

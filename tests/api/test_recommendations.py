@@ -1,8 +1,11 @@
 """GET /api/recommendations/ and /api/users/{id}/recommendations/: answers, rules, bad input."""
 
+import uuid
+
 import pytest
 
-from recommender.models import Impression, Interaction
+from recommender.models import Impression, Interaction, ModelVersion
+from tests.conftest import plant_lists
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +62,87 @@ def test_each_answer_is_tracked_as_an_impression(api, planted, cached_lists, tra
     assert shown.user == user and shown.model_version == trained_version
     assert (shown.placement, shown.source) == ("api:recommendations", "cached")
     assert shown.item_ids == ["games-3", "books-7", "music-1"]
+
+
+def _redis_commands(redis_url: str, prefix: str, action) -> list[str]:
+    """The Redis commands that touched keys under ``prefix`` while ``action`` ran, as the
+    server's MONITOR saw them (a real count of round trips, whatever the client does)."""
+    import redis
+
+    server = redis.Redis.from_url(redis_url)
+    end = f"{prefix}:end-of-action-{uuid.uuid4().hex}"
+    seen = []
+    with server.monitor() as monitor:
+        action()
+        server.get(end)
+        while end not in (command := monitor.next_command()["command"]):
+            if prefix in command:
+                seen.append(command)
+    return seen
+
+
+def test_a_cached_answer_reads_the_cache_once_with_the_throttle(
+    real_redis, api, planted, cached_lists, trained_version
+):
+    user = planted["users"][1]
+    order = cached_lists(user, ["games-3", "books-7", "music-1", "books-2"])
+    api.force_authenticate(user)
+    assert api.get(URL).json()["source"] == "cached"  # this process has now met the pointer
+    answers = []
+    commands = _redis_commands(
+        real_redis["url"], real_redis["prefix"], lambda: answers.append(api.get(URL, {"limit": 3}))
+    )
+    assert answers[0].json()["source"] == "cached" and ids(answers[0]) == order[:3]
+    # One MGET brings the throttle's history with the list and its small values; one SET
+    # stores the history. Nothing else reaches the cache.
+    names = [c.split()[0].strip('"').upper() for c in commands]
+    assert names == ["MGET", "SET"], commands
+    assert f"throttle_user_{user.pk}" in commands[0]
+    assert f"list:{trained_version.pk}:{user.pk}" in commands[0]
+
+
+def test_without_throttling_a_cached_answer_is_one_read(
+    real_redis, settings, api, planted, cached_lists
+):
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "THROTTLE_RATES": {"anon": None, "user": None}}
+    user = planted["users"][1]
+    order = cached_lists(user, ["games-3", "books-7", "music-1"])
+    api.force_authenticate(user)
+    api.get(URL)
+    answers = []
+    commands = _redis_commands(
+        real_redis["url"], real_redis["prefix"], lambda: answers.append(api.get(URL))
+    )
+    assert ids(answers[0]) == order
+    assert [c.split()[0].strip('"').upper() for c in commands] == ["MGET"], commands
+
+
+@pytest.mark.parametrize("on_redis", [False, True], ids=["locmem", "redis"])
+def test_the_throttle_still_counts_answers_read_with_it(
+    on_redis, request, settings, api, planted, cached_lists
+):
+    if on_redis:
+        request.getfixturevalue("real_redis")
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "THROTTLE_RATES": {"user": "2/minute"}}
+    user = planted["users"][1]
+    cached_lists(user, ["games-3", "books-7"])
+    api.force_authenticate(user)
+    answers = [api.get(URL) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.json()["source"] for a in answers[:2]] == ["cached", "cached"]
+    assert Impression.objects.count() == 2, "the refused request showed nothing"
+
+
+def test_a_moved_pointer_is_followed_on_the_next_answer(api, planted, trained_version):
+    user = planted["users"][1]
+    plant_lists(trained_version.pk, user, ["games-3", "books-7"])
+    api.force_authenticate(user)
+    assert ids(api.get(URL, {"limit": 2})) == ["games-3", "books-7"]
+    newer = ModelVersion.objects.create(algorithm="newer", status="ready")
+    plant_lists(newer.pk, user, ["music-1", "books-2"])  # and the pointer moves to it
+    body = api.get(URL, {"limit": 2}).json()
+    assert [r["external_id"] for r in body["results"]] == ["music-1", "books-2"]
+    assert (body["source"], body["model_version"]) == ("cached", newer.pk)
 
 
 def test_category_filter_and_explicit_exclusions(api, trained_version, planted, contract):
