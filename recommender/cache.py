@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.cache import caches
 
@@ -26,6 +27,8 @@ from .conf import app_settings
 __all__ = [
     "CacheUnavailable",
     "CachedList",
+    "RequestCount",
+    "count_request",
     "get_current_version",
     "set_current_version",
     "get_list",
@@ -65,6 +68,33 @@ for i, key in ipairs(KEYS) do
 end
 return out
 """
+
+# One request counted against a rate, atomically, on the server: DRF's throttle history (a
+# list of request times, newest first) kept and trimmed where it lives. KEYS[1] is the list;
+# KEYS[2..] are read in the same trip. ARGV: now, the window in seconds, the limit. Returns
+# {1 if counted else 0, requests in the window, the oldest one's time, values of KEYS[2..]}.
+_COUNT_REQUEST = """
+local key, now, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+while true do
+  local last = redis.call("LINDEX", key, -1)
+  if last and tonumber(last) <= now - window then redis.call("RPOP", key) else break end
+end
+local count = redis.call("LLEN", key)
+local counted = 0
+if count < tonumber(ARGV[3]) then
+  redis.call("LPUSH", key, ARGV[1])
+  redis.call("EXPIRE", key, math.ceil(window))
+  count, counted = count + 1, 1
+end
+local out = {counted, count, redis.call("LINDEX", key, -1)}
+if #KEYS > 1 then
+  local values = redis.call("MGET", unpack(KEYS, 2, #KEYS))
+  for i = 1, #KEYS - 1 do out[3 + i] = values[i] end
+end
+return out
+"""
+_counter_script = None
+_refusing: weakref.WeakSet = weakref.WeakSet()  # Redis clients that refused the script
 
 
 def _script_refused() -> tuple[type[Exception], ...]:
@@ -158,6 +188,59 @@ class ListRead:
             found = _safely({}, "read", _get_many, ours)
         the_list = found.pop(list_key, None) if list_key else None
         return {k[len(PREFIX) + 1 :]: v for k, v in found.items()}, the_list
+
+
+class RequestCount(NamedTuple):
+    """A request counted against a rate: whether it fits, how many the window holds now, and
+    when the oldest of them came (None when none)."""
+
+    allowed: bool
+    count: int
+    oldest: float | None
+
+
+def count_request(
+    key: str, window: float, limit: int, now: float, read: ListRead | None = None
+) -> RequestCount | None:
+    """Count a request under ``key`` against ``limit`` per ``window`` seconds, in one atomic
+    round trip, and fetch ``read``'s keys in it (when nothing fetched them yet).
+
+    The same sliding log as DRF's throttles, kept on the server: read-then-write from the
+    client lets concurrent requests each see the same history and all pass, so a client
+    with several connections gets several budgets. None when the cache cannot run the script
+    (not django-redis, or a Redis that refuses scripts): the caller counts as DRF does.
+    Raises what the cache raises.
+    """
+    global _counter_script
+    backend = _cache()
+    client = getattr(backend, "client", None)
+    if not hasattr(client, "get_client") or not hasattr(client, "decode"):
+        return None
+    raw = client.get_client(write=True)
+    if raw in _refusing:
+        return None
+    extra = read._server_side()[0] if read is not None and read._found is None else []
+    keys = _server_keys(client, [f"{key}:log", *extra])
+    if _counter_script is None:
+        _counter_script = raw.register_script(_COUNT_REQUEST)
+    try:
+        reply = _counter_script(keys=keys, args=[repr(now), window, limit], client=raw)
+    except _script_refused() as exc:
+        from redis.exceptions import NoPermissionError
+
+        # Refused for good (an account without scripting, a service that removed EVALSHA):
+        # remember, so that each request does not pay a round trip to be refused again.
+        # Any other error (out of memory, a busy server) is the cache failing: raised.
+        if not isinstance(exc, NoPermissionError) and "unknown command" not in str(exc):
+            raise
+        logger.warning("Redis refused the throttle's script (%s); counting from the client", exc)
+        _refusing.add(raw)
+        return None
+    if extra:
+        values = zip(extra, reply[3:], strict=True)
+        read._found = {k: client.decode(v) for k, v in values if v is not None}
+    oldest = float(reply[2]) if reply[2] is not None else None
+    return RequestCount(bool(reply[0]), int(reply[1]), oldest)
 
 
 def _get_many(keys: list[str]) -> dict[str, Any]:

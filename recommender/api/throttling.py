@@ -7,6 +7,7 @@ import logging
 from django.core.cache import caches
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
+from .. import cache
 from ..conf import DEFAULTS, app_settings
 
 __all__ = ["AnonThrottle", "UserThrottle", "IngestThrottle"]
@@ -49,24 +50,40 @@ class _SettingsRateMixin:
             return True
 
     def _allow(self, request, view) -> bool:
-        """DRF's ``SimpleRateThrottle.allow_request``, but the history is read together with
-        the view's own cache reads when the view offers them (``view.cache_read(request)``,
-        a :class:`recommender.cache.ListRead`): one round trip fewer for the answer."""
+        """DRF's ``SimpleRateThrottle.allow_request``, counted in one atomic round trip on
+        Redis (:func:`recommender.cache.count_request`), which also brings the view's own
+        cache reads when the view offers them (``view.cache_read(request)``, a
+        :class:`recommender.cache.ListRead`). On other caches, DRF's read-then-write, with the
+        history read together with the view's reads."""
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
         offered = getattr(view, "cache_read", None)
         read = offered(request) if offered is not None else None
+        self.now = self.timer()
+        self.counted = cache.count_request(
+            self.key, self.duration, self.num_requests, self.now, read
+        )
+        if self.counted is not None:
+            return self.counted.allowed or self.throttle_failure()
         if read is None:
             self.history = self.cache.get(self.key, [])
         else:
             self.history = read.fetch_with(self.cache, self.key, [])
-        self.now = self.timer()
         while self.history and self.history[-1] <= self.now - self.duration:
             self.history.pop()
         if len(self.history) >= self.num_requests:
             return self.throttle_failure()
         return self.throttle_success()
+
+    def wait(self) -> float | None:
+        """Seconds until the oldest request in the window leaves it (the Retry-After)."""
+        counted = getattr(self, "counted", None)
+        if counted is None:
+            return super().wait()
+        if counted.oldest is None:
+            return self.duration
+        return max(0.0, self.duration - (self.now - counted.oldest))
 
 
 class AnonThrottle(_SettingsRateMixin, AnonRateThrottle):

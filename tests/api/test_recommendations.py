@@ -64,24 +64,29 @@ def test_each_answer_is_tracked_as_an_impression(api, planted, cached_lists, tra
     assert shown.item_ids == ["games-3", "books-7", "music-1"]
 
 
-def _redis_commands(redis_url: str, prefix: str, action) -> list[str]:
+def _redis_commands(redis_url: str, prefix: str, action) -> tuple[list[str], list[str]]:
     """The Redis commands that touched keys under ``prefix`` while ``action`` ran, as the
-    server's MONITOR saw them (a real count of round trips, whatever the client does)."""
+    server's MONITOR saw them (a real count of round trips, whatever the client does): those
+    the clients sent, and those scripts ran on the server."""
     import redis
 
     server = redis.Redis.from_url(redis_url)
     end = f"{prefix}:end-of-action-{uuid.uuid4().hex}"
-    seen = []
+    sent, scripted = [], []
     with server.monitor() as monitor:
         action()
         server.get(end)
-        while end not in (command := monitor.next_command()["command"]):
-            if prefix in command:
-                seen.append(command)
-    return seen
+        while end not in (seen := monitor.next_command())["command"]:
+            if prefix in seen["command"]:
+                (scripted if seen["client_type"] == "lua" else sent).append(seen["command"])
+    return sent, scripted
 
 
-def test_a_cached_answer_reads_the_cache_once_with_the_throttle(
+def _names(commands: list[str]) -> list[str]:
+    return [c.split()[0].strip('"').upper() for c in commands]
+
+
+def test_a_cached_answer_is_one_round_trip_with_the_throttle(
     real_redis, api, planted, cached_lists, trained_version
 ):
     user = planted["users"][1]
@@ -89,16 +94,16 @@ def test_a_cached_answer_reads_the_cache_once_with_the_throttle(
     api.force_authenticate(user)
     assert api.get(URL).json()["source"] == "cached"  # this process has now met the pointer
     answers = []
-    commands = _redis_commands(
+    sent, scripted = _redis_commands(
         real_redis["url"], real_redis["prefix"], lambda: answers.append(api.get(URL, {"limit": 3}))
     )
     assert answers[0].json()["source"] == "cached" and ids(answers[0]) == order[:3]
-    # One MGET brings the throttle's history with the list and its small values; one SET
-    # stores the history. Nothing else reaches the cache.
-    names = [c.split()[0].strip('"').upper() for c in commands]
-    assert names == ["MGET", "SET"], commands
-    assert f"throttle_user_{user.pk}" in commands[0]
-    assert f"list:{trained_version.pk}:{user.pk}" in commands[0]
+    # One script counts the request in the throttle's log and reads the list and its small
+    # values; nothing else reaches the cache.
+    assert _names(sent) == ["EVALSHA"], sent
+    assert f"throttle_user_{user.pk}:log" in sent[0]
+    assert f"list:{trained_version.pk}:{user.pk}" in sent[0]
+    assert "LPUSH" in _names(scripted) and "MGET" in _names(scripted), scripted
 
 
 def test_without_throttling_a_cached_answer_is_one_read(
@@ -110,11 +115,11 @@ def test_without_throttling_a_cached_answer_is_one_read(
     api.force_authenticate(user)
     api.get(URL)
     answers = []
-    commands = _redis_commands(
+    sent, scripted = _redis_commands(
         real_redis["url"], real_redis["prefix"], lambda: answers.append(api.get(URL))
     )
     assert ids(answers[0]) == order
-    assert [c.split()[0].strip('"').upper() for c in commands] == ["MGET"], commands
+    assert (_names(sent), scripted) == (["MGET"], []), sent
 
 
 @pytest.mark.parametrize("on_redis", [False, True], ids=["locmem", "redis"])
