@@ -1,5 +1,6 @@
 """The schema and the docs page, throttling from the settings, and TensorFlow kept out."""
 
+import re
 import subprocess
 import sys
 
@@ -33,8 +34,15 @@ def test_the_schema_is_valid_openapi_and_lists_every_endpoint(schema):
 
 
 def test_docs_page_and_browsable_root(api, user):
+    from django.contrib.staticfiles import finders
+
     docs = api.get("/api/docs/")
     assert docs.status_code == 200 and b"/api/schema/" in docs.content
+    # Swagger UI's files come from the site's static files (the sidecar), not a CDN.
+    assert b"cdn.jsdelivr.net" not in docs.content
+    assets = re.findall(r'(?:src|href)="/static/([^"]+)"', docs.content.decode())
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets), assets
+    assert all(finders.find(asset) for asset in assets), assets
     api.force_login(user)
     root = api.get("/api/", HTTP_ACCEPT="text/html")
     assert root.status_code == 200 and b"/api/recommendations/" in root.content
