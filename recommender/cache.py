@@ -148,11 +148,12 @@ class ListRead:
     """A user's list under a version and the small values it is served with: one round trip,
     now or carried ahead by an earlier read of the same request.
 
-    The API's throttles read the caller's history before the view runs; a view that knows
-    which of the app's keys its answer reads hands them a ``ListRead``, and
-    :meth:`fetch_with` gets the history and these keys in that one round trip. :meth:`result`
-    then answers from what was fetched, or reads the keys itself when nothing fetched them
-    (another throttle class, throttling off, the cache down).
+    The API's throttles count the caller's request before the view runs; a view that knows
+    which of the app's keys its answer reads hands them a ``ListRead``, and the throttle's
+    round trip brings these keys too (:func:`count_request` on Redis; :meth:`fetch_with`,
+    with the history, on caches without scripts). :meth:`result` then answers from what was
+    fetched, or reads the keys itself when nothing fetched them (throttling off, the cache
+    down).
     """
 
     __slots__ = ("keys", "version_id", "user_id", "_found")
