@@ -166,16 +166,25 @@ class ListRead:
         list_key = _list_key(self.version_id, self.user_id) if self.version_id else None
         return [f"{PREFIX}:{k}" for k in self.keys] + ([list_key] if list_key else []), list_key
 
+    def unfetched(self) -> list[str]:
+        """The cache keys still to fetch (none once something fetched them)."""
+        return self._server_side()[0] if self._found is None else []
+
+    def fetched(self, values: dict[str, Any]) -> None:
+        """Hand over the values of :meth:`unfetched`'s keys, read by someone else's round
+        trip (absent keys left out)."""
+        self._found = values
+
     def fetch_with(self, backend, key: str, default: Any = None) -> Any:
         """``backend.get(key, default)`` (a key of the caller's own, such as a throttle's
         history), fetching this read's keys in the same round trip when ``backend`` is the
         app's cache and they were not fetched yet. Raises what the cache raises."""
-        if self._found is not None or backend is not _cache():
+        ours = self.unfetched()
+        if not ours or backend is not _cache():
             return backend.get(key, default)
-        ours, _ = self._server_side()
         found = _get_many([key, *ours])
         value = found.pop(key, default)
-        self._found = found
+        self.fetched(found)
         return value
 
     def result(self) -> tuple[dict[str, Any], CachedList | None]:
@@ -220,7 +229,7 @@ def count_request(
     raw = client.get_client(write=True)
     if raw in _refusing:
         return None
-    extra = read._server_side()[0] if read is not None and read._found is None else []
+    extra = read.unfetched() if read is not None else []
     keys = _server_keys(client, [f"{key}:log", *extra])
     if _counter_script is None:
         _counter_script = raw.register_script(_COUNT_REQUEST)
@@ -239,7 +248,7 @@ def count_request(
         return None
     if extra:
         values = zip(extra, reply[3:], strict=True)
-        read._found = {k: client.decode(v) for k, v in values if v is not None}
+        read.fetched({k: client.decode(v) for k, v in values if v is not None})
     oldest = float(reply[2]) if reply[2] is not None else None
     return RequestCount(bool(reply[0]), int(reply[1]), oldest)
 
