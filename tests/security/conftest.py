@@ -21,6 +21,11 @@ def clean_state():
     serving._SCORERS.clear()
 
 
+def set_rates(settings, **rates) -> None:
+    """Throttle rates for this test, by scope ("anon", "user", "ingest")."""
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "THROTTLE_RATES": rates}
+
+
 def client_for(user=None, *, csrf: bool = False, token: bool = False) -> APIClient:
     """A client signed in as ``user``: by session (``csrf`` enforces the CSRF check, as a
     browser's requests meet it) or by API token; anonymous when ``user`` is None."""

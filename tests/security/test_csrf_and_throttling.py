@@ -8,7 +8,7 @@ from django.utils.crypto import get_random_string
 
 from recommender.models import Interaction, Item, ModelVersion
 
-from .conftest import client_for
+from .conftest import client_for, set_rates
 
 pytestmark = pytest.mark.django_db
 
@@ -82,10 +82,6 @@ def test_reads_need_no_csrf_token(user, items):
 # -- throttling ------------------------------------------------------------------------------
 
 
-def _rates(settings, **rates):
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "THROTTLE_RATES": rates}
-
-
 def _throttled(response):
     assert response.status_code == 429, response.content
     assert "throttled" in response.json()["detail"].lower()
@@ -94,14 +90,14 @@ def _throttled(response):
 
 
 def test_anonymous_callers_are_throttled(settings, items):
-    _rates(settings, anon="3/minute")
+    set_rates(settings, anon="3/minute")
     client = client_for(None)
     assert [client.get("/api/items/").status_code for _ in range(3)] == [200] * 3
     assert _throttled(client.get("/api/recommendations/"))
 
 
 def test_each_user_has_their_own_budget(settings, user, other_user, items):
-    _rates(settings, user="2/minute")
+    set_rates(settings, user="2/minute")
     ann, bob = client_for(user), client_for(other_user, token=True)
     assert [ann.get("/api/recommendations/").status_code for _ in range(2)] == [200, 200]
     assert _throttled(ann.get("/api/me/data/"))
@@ -111,7 +107,7 @@ def test_each_user_has_their_own_budget(settings, user, other_user, items):
 
 
 def test_ingestion_is_throttled_without_storing_the_refused_batch(settings, user, items):
-    _rates(settings, ingest="2/minute")
+    set_rates(settings, ingest="2/minute")
     client = client_for(user)
     for _ in range(2):
         assert (
@@ -127,7 +123,7 @@ def test_ingestion_is_throttled_without_storing_the_refused_batch(settings, user
 
 
 def test_a_spoofed_forwarded_for_does_not_reset_the_anonymous_budget(settings, items):
-    _rates(settings, anon="2/minute")
+    set_rates(settings, anon="2/minute")
     client = client_for(None)
     answers = [
         client.get("/api/items/", HTTP_X_FORWARDED_FOR=f"10.0.0.{n}").status_code for n in range(4)
@@ -136,7 +132,7 @@ def test_a_spoofed_forwarded_for_does_not_reset_the_anonymous_budget(settings, i
 
 
 def test_with_num_proxies_set_spoofing_does_not_help(settings, items):
-    _rates(settings, anon="2/minute")
+    set_rates(settings, anon="2/minute")
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 0}
     client = client_for(None)
     answers = [

@@ -14,17 +14,13 @@ from django.core.cache import caches
 
 from recommender.api.throttling import UserThrottle
 
-from .conftest import client_for
+from .conftest import client_for, set_rates
 
 pytestmark = pytest.mark.django_db
 
 
-def _rates(settings, **rates):
-    settings.RECOMMENDER = {**settings.RECOMMENDER, "THROTTLE_RATES": rates}
-
-
 def test_concurrent_requests_of_one_client_share_its_budget(real_redis, settings):
-    _rates(settings, user="10/minute")
+    set_rates(settings, user="10/minute")
     caller = SimpleNamespace(user=get_user_model()(pk=987654), META={})
     start = threading.Barrier(40)
     allowed = []
@@ -46,7 +42,7 @@ def test_concurrent_requests_of_one_client_share_its_budget(real_redis, settings
 
 
 def test_a_refused_answer_says_when_to_retry(real_redis, settings, user, items):
-    _rates(settings, user="2/minute")
+    set_rates(settings, user="2/minute")
     client = client_for(user, token=True)
     assert [client.get("/api/items/").status_code for _ in range(2)] == [200, 200]
     refused = client.get("/api/recommendations/")
@@ -82,7 +78,7 @@ def redis_refusing_scripts(real_redis, settings):
 def test_a_redis_that_refuses_scripts_still_throttles(
     redis_refusing_scripts, settings, user, items, caplog
 ):
-    _rates(settings, user="2/minute")
+    set_rates(settings, user="2/minute")
     client = client_for(user, token=True)
     with caplog.at_level(logging.WARNING, logger="recommender"):
         answers = [client.get("/api/items/").status_code for _ in range(3)]
