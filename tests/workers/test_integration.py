@@ -119,7 +119,13 @@ def test_two_concurrent_trainings_train_once(worker, ease, planted, settings):
             message="one of the two runs to give up",
         )
         assert len(done) == 1 and done[0].get() is None  # it found the lock taken
-        assert ModelVersion.objects.filter(status="training").count() == 1
+        # The run holding the lock may give the other its refusal before it has saved its
+        # own status; it then waits at the gate in fit(), training, until released.
+        wait_for(
+            lambda: ModelVersion.objects.filter(status="training").exists(),
+            message="the run holding the lock to start training",
+        )
+        assert list(ModelVersion.objects.values_list("status", flat=True)) == ["training"]
     finally:
         backends.GATE.set()
     running = second if done[0] is first else first
